@@ -1,0 +1,223 @@
+"""The `medleads` command line (DESIGN §2b)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from intake.files import FileError, RowResult, SubmissionFile
+from models.settings import PROJECT_ROOT, get_settings
+from qualification.criteria import Criteria, CriteriaError, load_criteria
+from qualification.decision import Decision
+from qualification.evaluate import evaluate
+
+app = typer.Typer(
+    help="Qualify and route B2B healthcare sales leads, with every decision explained.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+criteria_app = typer.Typer(help="Check and manage criteria sheets.", no_args_is_help=True)
+app.add_typer(criteria_app, name="criteria")
+
+out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:
+    out.width = 160
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SAMPLES = PROJECT_ROOT / "intake" / "samples"
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+class Channel(StrEnum):
+    form = "form"
+    webinar = "webinar"
+    outbound = "outbound"
+
+
+def _load(path: Path | None) -> Criteria:
+    target = path or get_settings().criteria
+    try:
+        return load_criteria(target)
+    except CriteriaError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise typer.Exit(2) from None
+
+
+@criteria_app.command("check")
+def criteria_check(
+    file: Annotated[Path, typer.Argument(help="The criteria sheet (YAML).")],
+) -> None:
+    """Validate a sheet: exit 0 when valid, else exit 2 with one line per problem."""
+    try:
+        criteria = load_criteria(file)
+    except CriteriaError as exc:
+        for problem in exc.problems:
+            out.print(str(problem), markup=False)
+        raise typer.Exit(2) from None
+    out.print(f"{file}: valid (version {criteria.version})", markup=False)
+
+
+def _parse_map(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        source, sep, target = pair.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            err.print(f"--map {pair!r}: expected SOURCE_HEADER=canonical_field", markup=False)
+            raise typer.Exit(2)
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+def _evaluated(
+    rows: Iterator[RowResult], criteria: Criteria, today: dt.date
+) -> Iterator[tuple[RowResult, Decision | None]]:
+    for result in rows:
+        if result.submission is None:
+            yield result, None
+        else:
+            yield result, evaluate(result.submission, criteria, today=today)
+
+
+def _rejected_line(result: RowResult) -> dict[str, object]:
+    return {
+        "row": result.row,
+        "status": None,
+        "reason": None,
+        "error": result.error,
+        "column": result.column,
+    }
+
+
+def _table(title: str) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for name in ("row", "organization", "status", "reason", "fit", "intent", "review", "route"):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=36)
+    return table
+
+
+def _add_row(table: Table, d: Decision) -> None:
+    table.add_row(
+        str(d.row or ""),
+        (d.organization_name or "")[:40],
+        d.status,
+        d.reason,
+        f"{d.fit_score} {d.fit_band}",
+        f"{d.intent_score} {d.intent_band}",
+        "yes" if d.borderline else "",
+        d.route.team if d.route.team != "none" else "",
+    )
+
+
+def run_evaluate(
+    file: Path,
+    criteria: Criteria,
+    fmt: OutputFormat,
+    channel: str | None,
+    header_map: dict[str, str],
+    today: dt.date,
+) -> tuple[Counter[str], int]:
+    """Evaluate a file and print it; returns counts by status and the number of bad rows."""
+    source = SubmissionFile(file, channel=channel, header_map=header_map)
+    counts: Counter[str] = Counter()
+    bad = 0
+    table = _table(f"{file.name} under criteria {criteria.version}")
+    try:
+        for result, decision in _evaluated(source.rows(), criteria, today):
+            if decision is None:
+                bad += 1
+                where = f" column {result.column}:" if result.column else ""
+                err.print(f"{file}: row {result.row}:{where} {result.error}", markup=False)
+                if fmt is OutputFormat.jsonl:
+                    sys.stdout.write(json.dumps(_rejected_line(result)) + "\n")
+                continue
+            counts[decision.status] += 1
+            if fmt is OutputFormat.jsonl:
+                sys.stdout.write(json.dumps(decision.summary(), ensure_ascii=False) + "\n")
+            else:
+                _add_row(table, decision)
+    except FileError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    for note in source.notes:
+        err.print(f"{file}: {note}", markup=False)
+    if fmt is OutputFormat.table:
+        out.print(table)
+        summary = ", ".join(f"{status} {n}" for status, n in counts.most_common())
+        out.print(f"{sum(counts.values())} evaluated ({summary or 'none'}); {bad} rejected rows")
+    return counts, bad
+
+
+@app.command("evaluate")
+def evaluate_command(
+    file: Annotated[Path, typer.Argument(help="Submissions as CSV (any common export) or JSONL.")],
+    criteria: Annotated[
+        Path | None, typer.Option("--criteria", help="Criteria sheet; default MEDLEADS_CRITERIA.")
+    ] = None,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="table or jsonl.")
+    ] = OutputFormat.table,
+    channel: Annotated[
+        Channel | None, typer.Option("--channel", help="Channel for rows that name none.")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="Map a header onto a canonical field: 'Facility Name=organization_name'."
+        ),
+    ] = None,
+    today: Annotated[
+        str | None,
+        typer.Option("--today", help="Evaluation date (YYYY-MM-DD) for rows without received_at."),
+    ] = None,
+) -> None:
+    """Run the pure qualification core on a file: no database, no Prefect.
+
+    Exit 0 when every row was evaluated, 1 when some rows were rejected (each reported on
+    stderr with its row number), 2 when the file or the sheet cannot be used.
+    """
+    sheet = _load(criteria)
+    try:
+        day = dt.date.fromisoformat(today) if today else dt.date.today()
+    except ValueError:
+        err.print(f"--today {today!r}: expected YYYY-MM-DD", markup=False)
+        raise typer.Exit(2) from None
+    _, bad = run_evaluate(
+        file, sheet, fmt, channel.value if channel else None, _parse_map(mapping or []), day
+    )
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Evaluate the bundled sample leads of every channel and print what happened."""
+    sheet = _load(None)
+    out.print(f"Criteria sheet {get_settings().criteria} (version {sheet.version})", markup=False)
+    for name, channel in (
+        ("forms.jsonl", "form"),
+        ("webinar.csv", "webinar"),
+        ("outbound.csv", "outbound"),
+    ):
+        out.print()
+        run_evaluate(SAMPLES / name, sheet, OutputFormat.table, channel, {}, dt.date.today())
+    out.print()
+    out.print("Explain any row: medleads evaluate intake/samples/forms.jsonl --format jsonl")
+
+
+def main() -> None:
+    app()

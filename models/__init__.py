@@ -1,0 +1,1 @@
+"""Tables, their input/output schemas, and settings."""

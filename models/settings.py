@@ -1,0 +1,34 @@
+"""Settings from the environment (prefix MEDLEADS_); every one has a working local default."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDLEADS_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    criteria: Path = PROJECT_ROOT / "criteria" / "default.yaml"
+    smtp_url: str | None = None
+    crm_webhook_url: str | None = None
+    crm_webhook_secret: str | None = None
+    intake_secret: str | None = None
+    intake_host: str = "127.0.0.1"
+    intake_port: int = 8700
+    reviewer: str | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'medleads.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The pure qualification core: no Prefect, no database, no network."""

@@ -1,0 +1,591 @@
+"""The criteria sheet: the operator-edited YAML that drives every decision, validated whole."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from .contact import check_email, check_state, normalize_country
+from .vocab import ORG_TYPES, ROLES, SPECIALTIES, Vocabulary
+
+Channel = Literal["form", "webinar", "outbound"]
+Band = Literal["low", "mid", "high"]
+Action = Literal["nurture", "mql", "sql"]
+Influence = Literal["decider", "influencer", "user", "unknown"]
+InterestType = Literal["demo", "pricing", "consultation", "content", "webinar", "general"]
+Team = Literal["sales", "marketing"]
+MustHave = Literal["specialty", "org_type", "decision_role", "location", "timeframe"]
+NiceToHave = Literal[
+    "current_vendor", "budget_range", "locations_count", "website", "npi", "phone", "timeframe"
+]
+ReviewDefault = Literal["nurture", "mql", "disqualify"]
+
+CHANNELS: tuple[str, ...] = ("form", "webinar", "outbound")
+INTEREST_TYPES: tuple[str, ...] = (
+    "demo",
+    "pricing",
+    "consultation",
+    "content",
+    "webinar",
+    "general",
+)
+BANDS: tuple[str, ...] = ("low", "mid", "high")
+
+# Each disqualification reason is permanent or temporary; temporary ones are rechecked.
+DISQUALIFICATION_REASONS: dict[str, bool] = {
+    "out_of_geography": True,
+    "out_of_scope_service": True,
+    "wrong_org_type": True,
+    "different_specialty": True,
+    "no_consent": False,
+    "invalid_contact": False,
+    "no_decision_path": False,
+    "timing_too_far": False,
+    "patient_inquiry": True,
+    "duplicate": True,
+    "spam": True,
+}
+TEMPORARY_REASONS: tuple[str, ...] = tuple(
+    r for r, permanent in DISQUALIFICATION_REASONS.items() if not permanent
+)
+
+
+def _suggest(value: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(value, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _vocab_key(kind: str, known: tuple[str, ...]) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in known:
+            raise ValueError(f"unknown {kind} '{value}'{_suggest(value, known)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _country(value: str) -> str:
+    code = normalize_country(value)
+    if code is None:
+        raise ValueError(f"'{value}' is not a known country")
+    return code
+
+
+def _us_state(value: str) -> str:
+    result = check_state(value, "US")
+    if not result.valid or result.code is None:
+        raise ValueError(f"'{value}' is not a US state or territory code")
+    return result.code
+
+
+def _email(value: str) -> str:
+    result = check_email(value)
+    if not result.valid or result.normalized is None:
+        raise ValueError(f"'{value}' is not a valid email address ({result.error})")
+    return result.normalized
+
+
+Specialty = Annotated[str, _vocab_key("specialty", SPECIALTIES)]
+OrgType = Annotated[str, _vocab_key("organization type", ORG_TYPES)]
+Role = Annotated[str, _vocab_key("role", ROLES)]
+Country = Annotated[str, AfterValidator(_country)]
+State = Annotated[str, AfterValidator(_us_state)]
+Email = Annotated[str, AfterValidator(_email)]
+Points = Annotated[int, Field(ge=0, le=100)]
+Percent = Annotated[int, Field(ge=0, le=100)]
+Days = Annotated[int, Field(ge=1, le=3650)]
+Hours = Annotated[float, Field(gt=0, le=24 * 365)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Offer(Strict):
+    name: str = Field(min_length=1)
+    summary: str = ""
+
+
+class SpecialtyScope(Strict):
+    core: list[Specialty] = Field(min_length=1)
+    adjacent: list[Specialty] = []
+
+
+class OrgTypeScope(Strict):
+    preferred: list[OrgType] = Field(min_length=1)
+    accepted: list[OrgType] = []
+
+
+class Scope(Strict):
+    countries: list[Country] = Field(min_length=1)
+    states: list[State] = []
+    specialties: SpecialtyScope
+    org_types: OrgTypeScope
+    out_of_scope_services: list[str] = []
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> Scope:
+        both = set(self.specialties.core) & set(self.specialties.adjacent)
+        if both:
+            raise ValueError(f"specialties both core and adjacent: {', '.join(sorted(both))}")
+        both = set(self.org_types.preferred) & set(self.org_types.accepted)
+        if both:
+            raise ValueError(f"org types both preferred and accepted: {', '.join(sorted(both))}")
+        return self
+
+
+class Defaults(Strict):
+    country: Country = "US"
+    phone_region: Country = "US"
+
+
+class HardStops(Strict):
+    out_of_geography: bool = True
+    wrong_org_type: bool = True
+    different_specialty: bool = True
+    out_of_scope_service: bool = True
+    invalid_contact: bool = True
+    patient_inquiry: bool = True
+    spam: bool = True
+    no_consent_channels: list[Channel] = ["form", "webinar"]
+    no_decision_path_channels: list[Channel] = ["outbound"]
+
+
+class SpamRules(Strict):
+    phrases: list[str] = []
+    max_links: int = Field(default=3, ge=0)
+
+
+class SpecialtyPoints(Strict):
+    core: Points
+    adjacent: Points = 0
+
+
+class GeographyPoints(Strict):
+    in_territory: Points
+
+
+class OrgTypePoints(Strict):
+    preferred: Points
+    accepted: Points = 0
+
+
+class RolePoints(Strict):
+    decider: Points
+    influencer: Points = 0
+    user: Points = 0
+
+
+class LocationStep(Strict):
+    min: int = Field(ge=1)
+    points: Points
+
+
+class FitWeights(Strict):
+    specialty: SpecialtyPoints
+    geography: GeographyPoints
+    org_type: OrgTypePoints
+    role: RolePoints
+    locations: list[LocationStep] = []
+
+    @model_validator(mode="after")
+    def _steps_ascend(self) -> FitWeights:
+        mins = [s.min for s in self.locations]
+        if mins != sorted(set(mins)):
+            raise ValueError("locations steps must have strictly increasing 'min'")
+        return self
+
+    @property
+    def maximum(self) -> int:
+        steps = max((s.points for s in self.locations), default=0)
+        return (
+            max(self.specialty.core, self.specialty.adjacent)
+            + self.geography.in_territory
+            + max(self.org_type.preferred, self.org_type.accepted)
+            + max(self.role.decider, self.role.influencer, self.role.user)
+            + steps
+        )
+
+
+class PerCount(Strict):
+    each: Points
+    max: Points
+
+
+class IntentWeights(Strict):
+    interest_type: dict[InterestType, Points]
+    content_downloads: PerCount
+    page_visits_high_intent: PerCount
+    email_engagements: PerCount
+    webinar_attended: Points = 0
+
+    @property
+    def maximum(self) -> int:
+        return (
+            max(self.interest_type.values(), default=0)
+            + self.content_downloads.max
+            + self.page_visits_high_intent.max
+            + self.email_engagements.max
+            + self.webinar_attended
+        )
+
+
+class BandEdges(Strict):
+    mid: Percent
+    high: Percent
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BandEdges:
+        if not 0 < self.mid < self.high:
+            raise ValueError(f"needs 0 < mid < high, got mid {self.mid} and high {self.high}")
+        return self
+
+
+class Bands(Strict):
+    fit: BandEdges
+    intent: BandEdges
+
+
+class RoutingRow(Strict):
+    low: Action
+    mid: Action
+    high: Action
+
+
+class RoutingTable(Strict):
+    low: RoutingRow
+    mid: RoutingRow
+    high: RoutingRow
+
+    def action(self, fit_band: str, intent_band: str) -> Action:
+        row: RoutingRow = getattr(self, fit_band)
+        result: Action = getattr(row, intent_band)
+        return result
+
+
+class SqlConditions(Strict):
+    interest_types: list[InterestType] = Field(min_length=1)
+    decision_influence: list[Influence] = Field(min_length=1)
+    near_term_days: Days
+    discovery_interest_types: list[InterestType] = ["demo", "consultation"]
+    phone_consent_counts_as_discovery: bool = True
+
+
+class Timing(Strict):
+    too_far_days: Days
+
+
+class Borderline(Strict):
+    band_margin: int = Field(default=0, ge=0, le=50)
+    high_intent_low_fit: bool = True
+    unknown_must_have_intent_bands: list[Band] = ["high"]
+
+
+class Owner(Strict):
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(min_length=1)
+    email: Email
+    team: Team
+    territories: list[State] = []
+    specialties: list[Specialty] = []
+    capacity: int = Field(default=50, ge=1)
+    available: bool = True
+    unavailable_reason: str = ""
+
+    @model_validator(mode="after")
+    def _reason_when_unavailable(self) -> Owner:
+        if not self.available and not self.unavailable_reason.strip():
+            raise ValueError("an unavailable owner needs an unavailable_reason")
+        return self
+
+
+class Fallback(Strict):
+    sales: str
+    marketing: str
+
+
+class Routing(Strict):
+    owners: list[Owner] = Field(min_length=1)
+    fallback: Fallback
+
+    @cached_property
+    def by_id(self) -> dict[str, Owner]:
+        return {o.id: o for o in self.owners}
+
+
+class Review(Strict):
+    reviewers: list[Email] = Field(min_length=1)
+    fallback_reviewer: Email
+    reminder_hours: Hours
+    escalate_hours: Hours
+    default_after_hours: Hours
+    default_action: ReviewDefault = "nurture"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Review:
+        if not self.reminder_hours < self.escalate_hours < self.default_after_hours:
+            raise ValueError("needs reminder_hours < escalate_hours < default_after_hours")
+        return self
+
+
+class Slas(Strict):
+    sql: Hours
+    mql: Hours
+    mql_no_timeline: Hours
+    nurture: Hours
+    in_review: Hours
+
+
+class Recheck(Strict):
+    horizons_days: list[Days] = [30, 60, 90, 180]
+    mql_no_timeline_days: Days
+    temporary_disqualification_days: dict[str, Days]
+
+    @model_validator(mode="after")
+    def _known(self) -> Recheck:
+        problems = []
+        allowed = set(self.horizons_days)
+        if self.mql_no_timeline_days not in allowed:
+            problems.append(f"mql_no_timeline_days {self.mql_no_timeline_days} is not a horizon")
+        for reason, days in self.temporary_disqualification_days.items():
+            if reason not in TEMPORARY_REASONS:
+                problems.append(
+                    f"'{reason}' is not a temporary disqualification reason "
+                    f"({', '.join(TEMPORARY_REASONS)})"
+                )
+            elif days not in allowed:
+                problems.append(f"{reason}: {days} days is not one of horizons_days")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class DiscoveryQuestions(Strict):
+    default: list[str] = Field(min_length=1)
+    by_specialty: dict[Specialty, list[str]] = {}
+
+
+class VocabularyExtras(Strict):
+    specialty_synonyms: dict[str, Specialty] = {}
+    org_type_synonyms: dict[str, OrgType] = {}
+    role_synonyms: dict[str, Role] = {}
+    role_influence: dict[Role, Influence] = {}
+
+
+class Webinar(Strict):
+    follow_up_question: str = "What timing are you working to, and who else would decide?"
+
+
+class CriteriaSheet(Strict):
+    """The validated sheet; construct through `parse_criteria` or `load_criteria`."""
+
+    label: str = ""
+    offer: Offer
+    scope: Scope
+    defaults: Defaults = Defaults()
+    hard_stops: HardStops = HardStops()
+    spam: SpamRules = SpamRules()
+    must_have: list[MustHave] = []
+    nice_to_have: list[NiceToHave] = []
+    fit: FitWeights
+    intent: IntentWeights
+    bands: Bands
+    routing_table: RoutingTable
+    sql_conditions: SqlConditions
+    timing: Timing
+    borderline: Borderline = Borderline()
+    routing: Routing
+    review: Review
+    slas: Slas
+    recheck: Recheck
+    discovery_questions: DiscoveryQuestions
+    vocabulary: VocabularyExtras = VocabularyExtras()
+    webinar: Webinar = Webinar()
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.why}"
+
+
+class CriteriaError(Exception):
+    """A sheet was refused; `problems` lists every one found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """A validated sheet with its version and the vocabulary it extends."""
+
+    sheet: CriteriaSheet
+    content_hash: str
+    source: str
+    vocabulary: Vocabulary
+
+    @property
+    def label(self) -> str:
+        return self.sheet.label
+
+    @property
+    def version(self) -> str:
+        return f"{self.label}@{self.content_hash}" if self.label else self.content_hash
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _why(error: Mapping[str, Any], known_keys: tuple[str, ...]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1])
+        return f"unknown key{_suggest(key, known_keys)}"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The keys a model accepts at the parent of `loc`, for 'did you mean' hints."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not isinstance(current, type):
+            continue
+        if not issubclass(current, BaseModel) or part not in current.model_fields:
+            return ()
+        annotation = current.model_fields[part].annotation
+        args = getattr(annotation, "__args__", ())
+        current = next(
+            (a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)),
+            None,
+        )
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return tuple(current.model_fields)
+    return ()
+
+
+def _cross_checks(sheet: CriteriaSheet) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if sheet.fit.maximum != 100:
+        problems.append(
+            (
+                "fit",
+                f"the highest points per signal add up to {sheet.fit.maximum}; "
+                "they must add up to 100",
+            )
+        )
+    if sheet.intent.maximum != 100:
+        problems.append(
+            (
+                "intent",
+                f"the highest points per signal add up to {sheet.intent.maximum}; "
+                "they must add up to 100",
+            )
+        )
+    owners = sheet.routing.by_id
+    if len(owners) != len(sheet.routing.owners):
+        seen: set[str] = set()
+        for i, o in enumerate(sheet.routing.owners):
+            if o.id in seen:
+                problems.append((f"routing.owners.{i}.id", f"duplicate owner id '{o.id}'"))
+            seen.add(o.id)
+    for team in ("sales", "marketing"):
+        owner_id = getattr(sheet.routing.fallback, team)
+        owner = owners.get(owner_id)
+        if owner is None:
+            hint = _suggest(owner_id, tuple(owners))
+            problems.append((f"routing.fallback.{team}", f"no owner with id '{owner_id}'{hint}"))
+        elif owner.team != team:
+            problems.append(
+                (f"routing.fallback.{team}", f"owner '{owner_id}' is in team {owner.team}")
+            )
+        elif not owner.available:
+            problems.append(
+                (f"routing.fallback.{team}", f"fallback owner '{owner_id}' must be available")
+            )
+    scoped = set(sheet.scope.states)
+    for i, o in enumerate(sheet.routing.owners):
+        outside = [s for s in o.territories if scoped and s not in scoped]
+        if outside:
+            problems.append(
+                (f"routing.owners.{i}.territories", f"outside scope.states: {', '.join(outside)}")
+            )
+    if sheet.recheck.mql_no_timeline_days > sheet.timing.too_far_days:
+        problems.append(("recheck.mql_no_timeline_days", "is later than timing.too_far_days"))
+    return problems
+
+
+def parse_criteria(text: str, source: str = "<criteria>") -> Criteria:
+    """Validate a sheet's YAML text; raise CriteriaError listing every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CriteriaError([Problem(source, where, f"not valid YAML: {problem}")]) from None
+    if not isinstance(data, dict):
+        raise CriteriaError([Problem(source, "(top level)", "the sheet must be a YAML mapping")])
+    try:
+        sheet = CriteriaSheet.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            Problem(source, _path(e["loc"]), _why(e, _known_keys(CriteriaSheet, e["loc"])))
+            for e in exc.errors()
+        ]
+        raise CriteriaError(problems) from None
+    cross = _cross_checks(sheet)
+    vocabulary: Vocabulary | None = None
+    try:
+        vocabulary = Vocabulary(
+            specialty_synonyms=sheet.vocabulary.specialty_synonyms,
+            org_type_synonyms=sheet.vocabulary.org_type_synonyms,
+            role_synonyms=sheet.vocabulary.role_synonyms,
+            role_influence=sheet.vocabulary.role_influence,
+        )
+    except ValueError as exc:
+        cross.append(("vocabulary", str(exc)))
+    if cross or vocabulary is None:
+        raise CriteriaError([Problem(source, path, why) for path, why in cross])
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return Criteria(sheet=sheet, content_hash=digest, source=source, vocabulary=vocabulary)
+
+
+def load_criteria(path: str | Path) -> Criteria:
+    """Read and validate a sheet file."""
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise CriteriaError([Problem(str(path), "(file)", exc.strerror or str(exc))]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CriteriaError(
+            [Problem(str(path), "(file)", f"not UTF-8 text (byte {exc.start})")]
+        ) from None
+    return parse_criteria(text, str(path))

@@ -1,0 +1,157 @@
+"""The decision record: what was checked, with points and reasons, readable without the code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Status = Literal[
+    "new",
+    "mql",
+    "mql_no_timeline",
+    "sql",
+    "in_review",
+    "nurture",
+    "disqualified",
+    "opportunity",
+    "closed_lost",
+]
+STATUSES: tuple[str, ...] = (
+    "new",
+    "mql",
+    "mql_no_timeline",
+    "sql",
+    "in_review",
+    "nurture",
+    "disqualified",
+    "opportunity",
+    "closed_lost",
+)
+Step = Literal[
+    "validation",
+    "consent",
+    "hard_stop",
+    "fit",
+    "intent",
+    "band",
+    "timing",
+    "sql",
+    "borderline",
+    "status",
+    "routing",
+    "nice_to_have",
+]
+Outcome = Literal["pass", "fail", "unknown", "info"]
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of the record: a validation, hard stop, scoring signal or rule."""
+
+    step: Step
+    name: str
+    outcome: Outcome
+    detail: str
+    points: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """Who may own the lead, in order, and who was skipped and why; the fallback last."""
+
+    team: Literal["sales", "marketing", "review", "none"]
+    candidates: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    fallback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of evaluating one submission under one criteria sheet version."""
+
+    submission_id: str
+    row: int | None
+    channel: str
+    status: Status
+    reason: str
+    reason_permanent: bool | None
+    fit_score: int
+    intent_score: int
+    fit_band: str
+    intent_band: str
+    borderline: bool
+    borderline_reasons: tuple[str, ...]
+    proposed_status: Status | None
+    email: str | None
+    phone: str | None
+    consent_email: bool
+    consent_phone: bool
+    dedupe_keys: tuple[str, ...]
+    organization_name: str | None
+    domain: str | None
+    specialty: str | None
+    org_type: str | None
+    role: str | None
+    influence: str
+    country: str | None
+    state: str | None
+    interest_type: str | None
+    timeframe: str
+    timeline_days: int | None
+    sla_hours: float | None
+    recheck_days: int | None
+    route: RoutePlan
+    discovery_questions: tuple[str, ...]
+    redacted: bool
+    checks: tuple[Check, ...]
+    criteria_version: str
+
+    @property
+    def explanations(self) -> list[str]:
+        return [c.detail for c in self.checks]
+
+    def top_reasons(self, limit: int = 3) -> list[str]:
+        """The signals that moved the scores most, then the status rule."""
+        scored = sorted(
+            (c for c in self.checks if c.step in ("fit", "intent") and c.points > 0),
+            key=lambda c: -c.points,
+        )
+        rule = [
+            c.detail
+            for c in self.checks
+            if c.step in ("status", "hard_stop") and c.outcome == "fail"
+        ]
+        return (
+            (rule + [c.detail for c in scored])[:limit]
+            if rule
+            else [c.detail for c in scored][:limit]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["explanations"] = self.explanations
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        """The machine-readable line of `medleads evaluate --format jsonl` (DESIGN §2b)."""
+        return {
+            "row": self.row,
+            "submission_id": self.submission_id,
+            "channel": self.channel,
+            "status": self.status,
+            "reason": self.reason,
+            "fit_score": self.fit_score,
+            "intent_score": self.intent_score,
+            "fit_band": self.fit_band,
+            "intent_band": self.intent_band,
+            "borderline": self.borderline,
+            "borderline_reasons": list(self.borderline_reasons),
+            "proposed_status": self.proposed_status,
+            "criteria_version": self.criteria_version,
+            "email": self.email,
+            "phone": self.phone,
+            "specialty": self.specialty,
+            "org_type": self.org_type,
+            "route_team": self.route.team,
+            "explanations": self.explanations,
+        }

@@ -1,0 +1,719 @@
+"""Evaluate one submission under a criteria sheet: hard stops, scores, bands, status, route."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .contact import (
+    EmailCheck,
+    PhoneCheck,
+    check_email,
+    check_npi,
+    check_phone,
+    check_postal_code,
+    check_state,
+    normalize_country,
+    website_domain,
+)
+from .criteria import (
+    DISQUALIFICATION_REASONS,
+    INTEREST_TYPES,
+    BandEdges,
+    Criteria,
+    CriteriaSheet,
+)
+from .decision import Check, Decision, Outcome, RoutePlan, Status
+from .dedupe import dedupe_keys
+from .routing import plan_route
+from .signals import (
+    Timeframe,
+    detect_patient_inquiry,
+    detect_spam,
+    find_phrases,
+    parse_bool,
+    parse_count,
+    parse_timeframe,
+)
+from .submission import Submission
+from .vocab import RoleMatch
+
+HARD_STOP_ORDER: tuple[str, ...] = (
+    "spam",
+    "patient_inquiry",
+    "invalid_contact",
+    "no_consent",
+    "out_of_geography",
+    "wrong_org_type",
+    "different_specialty",
+    "out_of_scope_service",
+    "no_decision_path",
+)
+
+
+@dataclass(slots=True)
+class _Facts:
+    """What evaluation learned about a submission before applying any rule."""
+
+    email: EmailCheck
+    phone: PhoneCheck
+    country: str | None
+    state: str | None
+    domain: str | None
+    specialty: str | None
+    specialty_source: str | None
+    org_type: str | None
+    role: RoleMatch
+    interest: str | None
+    timeframe: Timeframe
+    consent_email: bool
+    consent_phone: bool
+    locations: int | None
+    downloads: int | None
+    visits: int | None
+    engagements: int | None
+    attended: bool
+
+
+def _received_date(sub: Submission, today: dt.date) -> dt.date:
+    if sub.received_at:
+        try:
+            return dt.datetime.fromisoformat(sub.received_at.replace("Z", "+00:00")).date()
+        except ValueError:
+            pass
+    return today
+
+
+def _count(sub: Submission, name: str, checks: list[Check]) -> int | None:
+    raw: str | None = getattr(sub, name)
+    try:
+        return parse_count(raw)
+    except ValueError as exc:
+        checks.append(Check("validation", name, "fail", f"{name}: {exc}; treated as unknown."))
+        return None
+
+
+def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -> _Facts:
+    sheet = c.sheet
+    vocab = c.vocabulary
+    email = check_email(sub.email)
+    if email.valid:
+        kind = "personal domain, kept" if email.personal_domain else "work domain"
+        checks.append(Check("validation", "email", "pass", f"Email is valid ({kind})."))
+    elif email.present:
+        checks.append(Check("validation", "email", "fail", f"email: not valid: {email.error}"))
+    else:
+        checks.append(Check("validation", "email", "unknown", "email: not given."))
+
+    country = normalize_country(sub.country) if sub.country else sheet.defaults.country
+    if sub.country and country is None:
+        checks.append(
+            Check(
+                "validation", "country", "fail", f"country: '{sub.country}' is not a known country."
+            )
+        )
+    region = country or sheet.defaults.phone_region
+    phone = check_phone(sub.phone, region)
+    if phone.valid:
+        how = " (recovered from a spreadsheet number)" if phone.recovered_float else ""
+        checks.append(Check("validation", "phone", "pass", f"Phone is valid: {phone.e164}{how}."))
+    elif phone.present:
+        checks.append(Check("validation", "phone", "fail", f"phone: not valid: {phone.error}"))
+
+    state_check = check_state(sub.state, country)
+    state = state_check.code if state_check.valid else None
+    if state_check.present and not state_check.valid:
+        checks.append(Check("validation", "state", "fail", f"state: {state_check.error}"))
+    if sub.postal_code:
+        postal = check_postal_code(sub.postal_code, country)
+        if not postal.valid:
+            checks.append(
+                Check("validation", "postal_code", "fail", f"postal_code: {postal.error}")
+            )
+    if sub.npi:
+        npi = check_npi(sub.npi)
+        outcome: Outcome = "pass" if npi.valid else "fail"
+        detail = "NPI check digit is valid." if npi.valid else f"npi: {npi.error}"
+        checks.append(Check("validation", "npi", outcome, detail))
+
+    domain = website_domain(sub.website)
+    if sub.website and domain is None:
+        checks.append(
+            Check("validation", "website", "fail", f"website: '{sub.website[:80]}' has no domain.")
+        )
+    if domain is None and email.valid and not email.personal_domain:
+        domain = email.domain
+
+    specialty = vocab.specialty(sub.specialty)
+    source = "given" if specialty else None
+    for text, where in (
+        (sub.organization_name, "organization name"),
+        (sub.webinar_session, "webinar topic"),
+    ):
+        if specialty is None and text:
+            specialty = vocab.specialty(text)
+            source = where if specialty else None
+    given = source == "given"
+    if sub.specialty and not given:
+        checks.append(
+            Check(
+                "validation",
+                "specialty",
+                "unknown",
+                f"specialty: '{sub.specialty[:60]}' is not in the vocabulary.",
+            )
+        )
+
+    org_type = vocab.org_type(sub.org_type) or vocab.org_type(sub.organization_name)
+    role = vocab.role(sub.contact_role)
+
+    interest = (sub.interest_type or "").strip().lower() or None
+    if interest is not None and interest not in INTEREST_TYPES:
+        checks.append(
+            Check(
+                "validation",
+                "interest_type",
+                "fail",
+                f"interest_type: '{interest[:40]}' is not one of {', '.join(INTEREST_TYPES)}.",
+            )
+        )
+        interest = None
+    if interest is None and sub.channel == "webinar":
+        interest = "webinar"
+
+    timeframe = parse_timeframe(sub.timeframe, _received_date(sub, today))
+    consent_email = parse_bool(sub.consent_email) is True
+    consent_phone = parse_bool(sub.consent_phone) is True
+    return _Facts(
+        email=email,
+        phone=phone,
+        country=country,
+        state=state,
+        domain=domain,
+        specialty=specialty,
+        specialty_source=source,
+        org_type=org_type,
+        role=role,
+        interest=interest,
+        timeframe=timeframe,
+        consent_email=consent_email,
+        consent_phone=consent_phone,
+        locations=_count(sub, "locations_count", checks),
+        downloads=_count(sub, "content_downloads", checks),
+        visits=_count(sub, "page_visits_high_intent", checks),
+        engagements=_count(sub, "email_engagements", checks),
+        attended=parse_bool(sub.webinar_attended) is True,
+    )
+
+
+def _consent(f: _Facts, sub: Submission, checks: list[Check]) -> None:
+    for channel, granted, raw in (
+        ("email", f.consent_email, sub.consent_email),
+        ("phone", f.consent_phone, sub.consent_phone),
+    ):
+        if granted:
+            checks.append(
+                Check("consent", channel, "pass", f"Consent to {channel} contact recorded.")
+            )
+        elif raw is None:
+            checks.append(Check("consent", channel, "unknown", f"No {channel} consent recorded."))
+        else:
+            checks.append(
+                Check("consent", channel, "fail", f"{channel.capitalize()} consent declined.")
+            )
+
+
+def _hard_stops(f: _Facts, sub: Submission, sheet: CriteriaSheet) -> dict[str, str]:
+    """Every hard stop that fails, keyed by reason code, with the sentence that explains it."""
+    stops = sheet.hard_stops
+    scope = sheet.scope
+    failed: dict[str, str] = {}
+    if stops.spam:
+        spam = detect_spam(
+            sub.message,
+            sub.organization_name,
+            sub.contact_name,
+            sheet.spam.phrases,
+            sheet.spam.max_links,
+        )
+        if spam.is_spam:
+            failed["spam"] = f"Looks like spam ({', '.join(spam.cues)})."
+    if stops.patient_inquiry:
+        patient = detect_patient_inquiry(sub.message, sub.organization_name, f.org_type)
+        if patient.is_patient:
+            failed["patient_inquiry"] = (
+                "A patient writing about their own care "
+                f"({', '.join(patient.cues)}); the message is redacted."
+            )
+    if stops.invalid_contact and not (f.email.valid or f.phone.valid):
+        failed["invalid_contact"] = "No valid email or phone to reach the contact."
+    if sub.channel in stops.no_consent_channels and not (f.consent_email or f.consent_phone):
+        failed["no_consent"] = f"No email or phone consent on a {sub.channel} submission."
+    if stops.out_of_geography:
+        if f.country is not None and f.country not in scope.countries:
+            failed["out_of_geography"] = (
+                f"Country {f.country} is outside {', '.join(scope.countries)}."
+            )
+        elif f.state is not None and scope.states and f.state not in scope.states:
+            failed["out_of_geography"] = f"State {f.state} is outside the coverage area."
+    allowed_types = (*scope.org_types.preferred, *scope.org_types.accepted)
+    if stops.wrong_org_type and f.org_type is not None and f.org_type not in allowed_types:
+        failed["wrong_org_type"] = f"Organization type {f.org_type} is not one we sell to."
+    allowed = (*scope.specialties.core, *scope.specialties.adjacent)
+    if stops.different_specialty and f.specialty_source == "given" and f.specialty not in allowed:
+        failed["different_specialty"] = f"Specialty {f.specialty} is outside the offer."
+    if stops.out_of_scope_service:
+        found = find_phrases(sub.message, scope.out_of_scope_services)
+        if found:
+            failed["out_of_scope_service"] = f"Asks for a different service: {', '.join(found)}."
+    if sub.channel in stops.no_decision_path_channels and (
+        f.role.influence not in sheet.sql_conditions.decision_influence
+    ):
+        role = f.role.role or "not given"
+        failed["no_decision_path"] = f"Contact role ({role}) is not on the decision path."
+    return failed
+
+
+def _fit(f: _Facts, sheet: CriteriaSheet, checks: list[Check]) -> int:
+    w = sheet.fit
+    scope = sheet.scope
+    total = 0
+
+    def add(name: str, points: int, outcome: Outcome, detail: str) -> None:
+        nonlocal total
+        total += points
+        checks.append(Check("fit", name, outcome, f"Fit +{points}: {detail}", points))
+
+    how = (
+        ""
+        if f.specialty_source in (None, "given")
+        else f" (inferred from the {f.specialty_source})"
+    )
+    if f.specialty in scope.specialties.core:
+        add("specialty", w.specialty.core, "pass", f"{f.specialty} is a core specialty{how}.")
+    elif f.specialty in scope.specialties.adjacent:
+        add(
+            "specialty",
+            w.specialty.adjacent,
+            "pass",
+            f"{f.specialty} is an adjacent specialty{how}.",
+        )
+    elif f.specialty is None:
+        add("specialty", 0, "unknown", "specialty unknown.")
+    else:
+        add("specialty", 0, "fail", f"{f.specialty} is not a specialty we serve{how}.")
+
+    in_country = f.country in scope.countries
+    if in_country and (not scope.states or f.state in scope.states):
+        add(
+            "geography",
+            w.geography.in_territory,
+            "pass",
+            f"{f.state or f.country} is in the territory.",
+        )
+    elif f.country is None or (scope.states and f.state is None):
+        add("geography", 0, "unknown", "location unknown.")
+    else:
+        add("geography", 0, "fail", f"{f.state or f.country} is outside the territory.")
+
+    if f.org_type in scope.org_types.preferred:
+        add(
+            "org_type",
+            w.org_type.preferred,
+            "pass",
+            f"{f.org_type} is a preferred organization type.",
+        )
+    elif f.org_type in scope.org_types.accepted:
+        add(
+            "org_type",
+            w.org_type.accepted,
+            "pass",
+            f"{f.org_type} is an accepted organization type.",
+        )
+    elif f.org_type is None:
+        add("org_type", 0, "unknown", "organization type unknown.")
+    else:
+        add("org_type", 0, "fail", f"{f.org_type} is not an organization type we sell to.")
+
+    influence = f.role.influence
+    role_points = {"decider": w.role.decider, "influencer": w.role.influencer, "user": w.role.user}
+    if influence == "unknown":
+        add("role", 0, "unknown", f"role {f.role.role or 'not given'}: decision influence unknown.")
+    else:
+        add("role", role_points[influence], "pass", f"role {f.role.role} is a {influence}.")
+
+    if f.locations is not None and w.locations:
+        step = max(
+            (s for s in w.locations if f.locations >= s.min), key=lambda s: s.min, default=None
+        )
+        points = step.points if step else 0
+        add("locations", points, "pass", f"{f.locations} location(s).")
+    elif w.locations:
+        add("locations", 0, "unknown", "number of locations unknown.")
+    return min(total, 100)
+
+
+def _intent(f: _Facts, sheet: CriteriaSheet, checks: list[Check]) -> int:
+    w = sheet.intent
+    total = 0
+
+    def add(name: str, points: int, detail: str) -> None:
+        nonlocal total
+        total += points
+        outcome: Outcome = "pass" if points else "info"
+        checks.append(Check("intent", name, outcome, f"Intent +{points}: {detail}", points))
+
+    if f.interest is not None:
+        add("interest_type", w.interest_type.get(f.interest, 0), f"asked for {f.interest}.")  # type: ignore[call-overload]
+    else:
+        add("interest_type", 0, "no interest type given.")
+    for name, count, rule, noun in (
+        ("content_downloads", f.downloads, w.content_downloads, "content download(s)"),
+        (
+            "page_visits_high_intent",
+            f.visits,
+            w.page_visits_high_intent,
+            "high-intent page visit(s)",
+        ),
+        ("email_engagements", f.engagements, w.email_engagements, "program email engagement(s)"),
+    ):
+        if count:
+            add(name, min(count * rule.each, rule.max), f"{count} {noun}.")
+    if f.attended:
+        add("webinar_attended", w.webinar_attended, "attended the webinar.")
+    return min(total, 100)
+
+
+def band_of(score: int, edges: BandEdges) -> str:
+    """low below `mid`, high from `high` up, mid between."""
+    return "high" if score >= edges.high else "mid" if score >= edges.mid else "low"
+
+
+def _sql_conditions(f: _Facts, sheet: CriteriaSheet) -> list[tuple[str, bool, str]]:
+    rules = sheet.sql_conditions
+    near = f.timeframe.kind == "stated" and (f.timeframe.days or 0) <= rules.near_term_days
+    discovery = f.interest in rules.discovery_interest_types or (
+        rules.phone_consent_counts_as_discovery and f.consent_phone and f.phone.valid
+    )
+    return [
+        (
+            "interest_in_scope",
+            f.interest in rules.interest_types,
+            f"interest: {f.interest or 'none'}",
+        ),
+        (
+            "decision_process",
+            f.role.influence in rules.decision_influence,
+            f"contact is a {f.role.influence} ({f.role.role or 'role not given'})",
+        ),
+        ("near_term_timeline", near, f"timeline: {f.timeframe.label}"),
+        ("discovery_available", discovery, "asked for a meeting or gave phone consent"),
+        ("eligibility_rechecked", True, "no hard stop applies"),
+    ]
+
+
+def _unknown_must_haves(f: _Facts, sheet: CriteriaSheet) -> list[str]:
+    known = {
+        "specialty": f.specialty is not None,
+        "org_type": f.org_type is not None,
+        "decision_role": f.role.influence != "unknown",
+        "location": f.country is not None and (not sheet.scope.states or f.state is not None),
+        "timeframe": f.timeframe.kind != "unknown",
+    }
+    return [m for m in sheet.must_have if not known[m]]
+
+
+def _nice_to_have(sub: Submission, sheet: CriteriaSheet, checks: list[Check]) -> None:
+    for item in sheet.nice_to_have:
+        given = bool(getattr(sub, item, None))
+        outcome: Outcome = "pass" if given else "unknown"
+        detail = f"Nice to have {item}: {'given' if given else 'not given'}."
+        checks.append(Check("nice_to_have", item, outcome, detail))
+
+
+def _route_checks(route: RoutePlan, checks: list[Check]) -> None:
+    if route.team not in ("sales", "marketing"):
+        return
+    names = ", ".join(route.candidates) or "none"
+    checks.append(
+        Check(
+            "routing",
+            route.team,
+            "info",
+            f"Route to {route.team}: eligible owners {names}; fallback {route.fallback}.",
+        )
+    )
+    for owner_id, why in route.skipped:
+        checks.append(Check("routing", owner_id, "info", f"Skipped owner {owner_id}: {why}."))
+
+
+def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision:
+    """Decide one submission. Pure: the same submission, sheet and date give the same decision."""
+    sheet = criteria.sheet
+    checks: list[Check] = []
+    f = _gather(sub, criteria, today, checks)
+    _consent(f, sub, checks)
+
+    failed = _hard_stops(f, sub, sheet)
+    for name in HARD_STOP_ORDER:
+        if name in failed:
+            checks.append(Check("hard_stop", name, "fail", f"Hard stop {name}: {failed[name]}"))
+    if not failed:
+        checks.append(Check("hard_stop", "all", "pass", "No hard stop applies."))
+
+    fit = _fit(f, sheet, checks)
+    intent = _intent(f, sheet, checks)
+    bands = sheet.bands
+    fit_band = band_of(fit, bands.fit)
+    intent_band = band_of(intent, bands.intent)
+    action = sheet.routing_table.action(fit_band, intent_band)
+    checks.append(
+        Check(
+            "band",
+            "routing_table",
+            "info",
+            f"Fit {fit} is {fit_band}, intent {intent} is {intent_band}: "
+            f"the routing table says {action}.",
+        )
+    )
+
+    reason = ""
+    status: Status
+    recheck_days: int | None = None
+    conditions = _sql_conditions(f, sheet)
+    if failed:
+        reason = next(n for n in HARD_STOP_ORDER if n in failed)
+        status = "disqualified"
+    elif f.timeframe.kind == "stated" and (f.timeframe.days or 0) > sheet.timing.too_far_days:
+        reason = "timing_too_far"
+        status = "disqualified"
+        checks.append(
+            Check(
+                "timing",
+                "too_far",
+                "fail",
+                f"Timeline {f.timeframe.label} is beyond {sheet.timing.too_far_days} days.",
+            )
+        )
+        # Look again when the stated timeline enters the near-term window.
+        near = sheet.sql_conditions.near_term_days
+        recheck_days = max((f.timeframe.days or 0) - near, min(sheet.recheck.horizons_days))
+    else:
+        status, reason = _status(action, conditions, f, sheet, checks)
+
+    borderline_reasons: list[str] = []
+    proposed: Status | None = None
+    if status != "disqualified":
+        borderline_reasons = _borderline(
+            fit, intent, fit_band, intent_band, action, conditions, f, sheet, checks
+        )
+        if borderline_reasons:
+            proposed = status
+            status = "in_review"
+            reason = borderline_reasons[0]
+            checks.append(
+                Check(
+                    "status",
+                    "borderline",
+                    "info",
+                    f"Status in_review: a person decides (automatic outcome would be {proposed}).",
+                )
+            )
+
+    permanent: bool | None = None
+    if status == "disqualified":
+        permanent = DISQUALIFICATION_REASONS[reason]
+        if not permanent and recheck_days is None:
+            recheck_days = sheet.recheck.temporary_disqualification_days.get(reason)
+        kind = "permanent" if permanent else "temporary"
+        checks.append(Check("status", reason, "fail", f"Status disqualified: {reason} ({kind})."))
+    elif status == "mql_no_timeline":
+        recheck_days = sheet.recheck.mql_no_timeline_days
+
+    _nice_to_have(sub, sheet, checks)
+    route = plan_route(status, f.state, f.specialty, sheet.routing)
+    _route_checks(route, checks)
+
+    questions = sheet.discovery_questions
+    discovery = tuple(questions.by_specialty.get(f.specialty, []) if f.specialty else []) + tuple(
+        questions.default
+    )
+    sla = getattr(sheet.slas, status, None)
+    return Decision(
+        submission_id=sub.submission_id,
+        row=sub.row,
+        channel=sub.channel,
+        status=status,
+        reason=reason,
+        reason_permanent=permanent,
+        fit_score=fit,
+        intent_score=intent,
+        fit_band=fit_band,
+        intent_band=intent_band,
+        borderline=bool(borderline_reasons),
+        borderline_reasons=tuple(borderline_reasons),
+        proposed_status=proposed,
+        email=f.email.normalized,
+        phone=f.phone.e164,
+        consent_email=f.consent_email,
+        consent_phone=f.consent_phone,
+        dedupe_keys=dedupe_keys(f.email, f.phone, f.domain),
+        organization_name=sub.organization_name,
+        domain=f.domain,
+        specialty=f.specialty,
+        org_type=f.org_type,
+        role=f.role.role,
+        influence=f.role.influence,
+        country=f.country,
+        state=f.state,
+        interest_type=f.interest,
+        timeframe=f.timeframe.label,
+        timeline_days=f.timeframe.days,
+        sla_hours=sla,
+        recheck_days=recheck_days,
+        route=route,
+        discovery_questions=discovery if status == "sql" or proposed == "sql" else (),
+        redacted="patient_inquiry" in failed,
+        checks=tuple(checks),
+        criteria_version=criteria.version,
+    )
+
+
+def _status(
+    action: str,
+    conditions: list[tuple[str, bool, str]],
+    f: _Facts,
+    sheet: CriteriaSheet,
+    checks: list[Check],
+) -> tuple[Status, str]:
+    interest_in_scope = f.interest in sheet.sql_conditions.interest_types
+    no_timing = f.timeframe.kind != "stated"
+    if action == "nurture":
+        checks.append(
+            Check("status", "low_band", "info", "Status nurture: the routing table says nurture.")
+        )
+        return "nurture", "routing_table_nurture"
+    if action == "sql":
+        for name, met, detail in conditions:
+            outcome: Outcome = "pass" if met else "fail"
+            verdict = "met" if met else "not met"
+            checks.append(Check("sql", name, outcome, f"SQL condition {name} {verdict}: {detail}."))
+        unmet = [name for name, met, _ in conditions if not met]
+        if not unmet:
+            checks.append(
+                Check(
+                    "status",
+                    "sql_conditions_met",
+                    "pass",
+                    "Status sql: every SQL condition is met.",
+                )
+            )
+            return "sql", "sql_conditions_met"
+        if unmet == ["near_term_timeline"] and no_timing:
+            checks.append(
+                Check(
+                    "status",
+                    "interest_without_timing",
+                    "info",
+                    "Status mql_no_timeline: SQL but for a timeline.",
+                )
+            )
+            return "mql_no_timeline", "interest_without_timing"
+        checks.append(
+            Check(
+                "status",
+                "sql_conditions_unmet",
+                "info",
+                f"Status mql: SQL conditions not met: {', '.join(unmet)}.",
+            )
+        )
+        return "mql", "sql_conditions_unmet"
+    if interest_in_scope and no_timing:
+        checks.append(
+            Check(
+                "status",
+                "interest_without_timing",
+                "info",
+                f"Status mql_no_timeline: asked for {f.interest} without a timeline.",
+            )
+        )
+        return "mql_no_timeline", "interest_without_timing"
+    checks.append(
+        Check("status", "routing_table_mql", "info", "Status mql: the routing table says mql.")
+    )
+    return "mql", "routing_table_mql"
+
+
+def _near_sql_edge(
+    fit: int, intent: int, fit_band: str, intent_band: str, action: str, sheet: CriteriaSheet
+) -> str | None:
+    """Why a score sits within the margin of an edge that decides SQL, or None."""
+    margin = sheet.borderline.band_margin
+    table = sheet.routing_table
+    for label, score, edges in (
+        ("fit", fit, sheet.bands.fit),
+        ("intent", intent, sheet.bands.intent),
+    ):
+        for edge_name, edge in (("mid", edges.mid), ("high", edges.high)):
+            if not edge - margin <= score < edge + margin:
+                continue
+            across = band_of(edge - 1 if score >= edge else edge, edges)
+            alt = (
+                table.action(across, intent_band)
+                if label == "fit"
+                else table.action(fit_band, across)
+            )
+            if alt != action and "sql" in (alt, action):
+                return (
+                    f"Borderline: {label} {score} is within {margin} of the {edge_name} edge "
+                    f"({edge}); across it the routing table says {alt}."
+                )
+    return None
+
+
+def _borderline(
+    fit: int,
+    intent: int,
+    fit_band: str,
+    intent_band: str,
+    action: str,
+    conditions: list[tuple[str, bool, str]],
+    f: _Facts,
+    sheet: CriteriaSheet,
+    checks: list[Check],
+) -> list[str]:
+    rules = sheet.borderline
+    reasons: list[str] = []
+    if rules.band_margin and all(met for _, met, _ in conditions):
+        why = _near_sql_edge(fit, intent, fit_band, intent_band, action, sheet)
+        if why:
+            reasons.append("near_band_edge")
+            checks.append(Check("borderline", "near_band_edge", "info", why))
+    if rules.high_intent_low_fit and intent_band == "high" and fit_band == "low":
+        reasons.append("high_intent_low_fit")
+        checks.append(
+            Check(
+                "borderline", "high_intent_low_fit", "info", "Borderline: high intent but low fit."
+            )
+        )
+    if intent_band in rules.unknown_must_have_intent_bands:
+        for missing in _unknown_must_haves(f, sheet):
+            reasons.append(f"unknown_must_have:{missing}")
+            checks.append(
+                Check(
+                    "borderline",
+                    f"unknown_must_have:{missing}",
+                    "unknown",
+                    f"Borderline: must-have {missing} is unknown, not failed.",
+                )
+            )
+    return reasons
+
+
+def evaluate_many(
+    submissions: Iterable[Submission], criteria: Criteria, *, today: dt.date
+) -> Iterator[Decision]:
+    """Evaluate a stream of submissions lazily (constant memory)."""
+    for sub in submissions:
+        yield evaluate(sub, criteria, today=today)

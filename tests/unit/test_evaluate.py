@@ -1,0 +1,330 @@
+"""Evaluation rules under the default sheet: hard stops, statuses, bands, borderline, route."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from qualification.criteria import DISQUALIFICATION_REASONS, load_criteria
+from qualification.evaluate import band_of, evaluate
+from qualification.submission import Submission
+from tests.paths import DEFAULT_SHEET
+
+CRITERIA = load_criteria(DEFAULT_SHEET)
+TODAY = dt.date(2026, 11, 27)
+
+# Fit 97 (cardiology 35, NY 15, group practice 20, decider 20, 4 locations 7);
+# intent 65 (demo 40, 5 high-intent visits 20, 1 download 5): high/high, every SQL condition met.
+SQL_LEAD = Submission(
+    submission_id="t-1",
+    channel="form",
+    received_at="2026-11-20T14:03:00Z",
+    organization_name="Hudson Valley Cardiology Associates",
+    website="https://www.hvcardiology.example.com",
+    org_type="Group practice",
+    locations_count="4",
+    country="US",
+    state="NY",
+    postal_code="12601",
+    contact_name="Maria Alvarez",
+    contact_role="Practice Administrator",
+    email="malvarez@hvcardiology.example.com",
+    phone="(845) 555-0142",
+    specialty="Cardiology",
+    interest_type="demo",
+    timeframe="within 60 days",
+    consent_email="yes",
+    consent_phone="yes",
+    page_visits_high_intent="5",
+    content_downloads="1",
+)
+
+
+def lead(**changes: str | None) -> Submission:
+    return dataclasses.replace(SQL_LEAD, **changes)  # type: ignore[arg-type]
+
+
+def decide(sub: Submission):  # type: ignore[no-untyped-def]
+    return evaluate(sub, CRITERIA, today=TODAY)
+
+
+def test_a_well_fitting_demo_request_with_a_near_timeline_is_sql() -> None:
+    d = decide(SQL_LEAD)
+    assert (d.status, d.reason) == ("sql", "sql_conditions_met")
+    assert (d.fit_score, d.intent_score, d.fit_band, d.intent_band) == (97, 65, "high", "high")
+    assert d.route.team == "sales"
+    assert d.route.candidates == ("ava-patel", "ben-okafor")
+    assert d.email == "malvarez@hvcardiology.example.com"
+    assert d.phone == "+18455550142"
+    assert d.sla_hours == 4
+    assert d.discovery_questions[0].startswith("Do you collect device")
+    assert d.criteria_version == CRITERIA.version
+
+
+def test_every_point_of_both_scores_is_explained() -> None:
+    d = decide(SQL_LEAD)
+    fit_points = sum(c.points for c in d.checks if c.step == "fit")
+    intent_points = sum(c.points for c in d.checks if c.step == "intent")
+    assert (fit_points, intent_points) == (d.fit_score, d.intent_score)
+    assert "Fit +35: cardiology is a core specialty." in d.explanations
+    assert "Intent +40: asked for demo." in d.explanations
+    assert any(e.startswith("Status sql") for e in d.explanations)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"message": "We offer SEO services and backlinks for clinics"}, "spam"),
+        (
+            {"message": "Hi, I need to reschedule my appointment, my knee still hurts."},
+            "patient_inquiry",
+        ),
+        ({"email": "malvarez@@hv", "phone": "12"}, "invalid_contact"),
+        ({"email": None, "phone": None}, "invalid_contact"),
+        ({"consent_email": "no", "consent_phone": "no"}, "no_consent"),
+        ({"consent_email": None, "consent_phone": None}, "no_consent"),
+        ({"state": "TX"}, "out_of_geography"),
+        ({"country": "Germany", "state": None, "phone": "+49 30 901820"}, "out_of_geography"),
+        ({"org_type": "pharmacy"}, "wrong_org_type"),
+        ({"org_type": "health plan"}, "wrong_org_type"),
+        ({"specialty": "dentistry"}, "different_specialty"),
+        ({"message": "We need an outsourced billing partner."}, "out_of_scope_service"),
+        ({"channel": "outbound", "contact_role": "Receptionist"}, "no_decision_path"),
+        ({"channel": "outbound", "contact_role": None}, "no_decision_path"),
+        ({"timeframe": "2 years"}, "timing_too_far"),
+    ],
+)
+def test_each_hard_stop_disqualifies_with_its_reason(
+    changes: dict[str, str | None], reason: str
+) -> None:
+    d = decide(lead(**changes))
+    assert (d.status, d.reason) == ("disqualified", reason)
+    assert d.reason_permanent is DISQUALIFICATION_REASONS[reason]
+    assert d.route.team == "none"
+
+
+def test_temporary_disqualifications_get_a_recheck_horizon_and_permanent_ones_none() -> None:
+    assert decide(lead(consent_email="no", consent_phone="no")).recheck_days == 60
+    # "2 years" is 730 days: look again when it enters the 90-day near-term window.
+    assert decide(lead(timeframe="2 years")).recheck_days == 730 - 90
+    assert decide(lead(state="TX")).recheck_days is None
+
+
+def test_a_patient_inquiry_is_redacted_and_its_text_is_nowhere_in_the_record() -> None:
+    text = "I need to reschedule my appointment about my chest pain"
+    d = decide(lead(message=text))
+    assert d.redacted
+    assert not any("chest" in e or "reschedule" in e for e in d.explanations)
+
+
+def test_every_failing_hard_stop_is_recorded_and_the_first_in_order_is_the_reason() -> None:
+    d = decide(lead(state="TX", org_type="pharmacy", consent_email="no", consent_phone="no"))
+    failed = [c.name for c in d.checks if c.step == "hard_stop" and c.outcome == "fail"]
+    assert failed == ["no_consent", "out_of_geography", "wrong_org_type"]
+    assert d.reason == "no_consent"
+
+
+def test_outbound_rows_need_no_consent_to_be_evaluated() -> None:
+    d = decide(lead(channel="outbound", consent_email=None, consent_phone=None))
+    assert d.status != "disqualified"
+
+
+def test_an_out_of_scope_specialty_guessed_from_the_name_is_not_a_hard_stop() -> None:
+    d = decide(lead(specialty=None, organization_name="Bright Smiles Dental Group"))
+    assert d.status != "disqualified"
+    assert (
+        "Fit +0: dentistry is not a specialty we serve (inferred from the organization name)."
+        in (d.explanations)
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "reason"),
+    [
+        ({}, "sql", "sql_conditions_met"),
+        ({"timeframe": None}, "mql_no_timeline", "interest_without_timing"),
+        ({"timeframe": "not sure"}, "mql_no_timeline", "interest_without_timing"),
+        ({"timeframe": "3-6 months"}, "mql", "sql_conditions_unmet"),
+        (
+            {"interest_type": "content", "page_visits_high_intent": "2", "content_downloads": "3"},
+            "mql",
+            "routing_table_mql",
+        ),
+        (
+            {"interest_type": "pricing", "page_visits_high_intent": None, "timeframe": None},
+            "mql_no_timeline",
+            "interest_without_timing",
+        ),
+        (
+            {
+                "specialty": "podiatry",
+                "org_type": "private practice",
+                "contact_role": "Front desk",
+                "locations_count": "1",
+                "interest_type": "general",
+                "page_visits_high_intent": None,
+                "content_downloads": None,
+            },
+            "nurture",
+            "routing_table_nurture",
+        ),
+    ],
+)
+def test_status_paths(changes: dict[str, str | None], status: str, reason: str) -> None:
+    d = decide(lead(**changes))
+    assert (d.status, d.reason) == (status, reason)
+
+
+def test_mql_no_timeline_is_rechecked_at_the_sheet_horizon() -> None:
+    d = decide(lead(timeframe=None))
+    assert d.recheck_days == 90
+    assert d.sla_hours == 72
+    assert d.route.team == "marketing"
+
+
+@pytest.mark.parametrize(
+    ("score", "band"),
+    [(0, "low"), (39, "low"), (40, "mid"), (69, "mid"), (70, "high"), (100, "high")],
+)
+def test_fit_band_edges(score: int, band: str) -> None:
+    edges = CRITERIA.sheet.bands.fit
+    assert band_of(score, edges) == band
+
+
+@pytest.mark.parametrize(("score", "band"), [(29, "low"), (30, "mid"), (59, "mid"), (60, "high")])
+def test_intent_band_edges(score: int, band: str) -> None:
+    assert band_of(score, CRITERIA.sheet.bands.intent) == band
+
+
+@pytest.mark.parametrize(
+    ("changes", "fit", "proposed"),
+    [
+        # 15 adjacent + 15 territory + 20 preferred + 20 decider = 70: just high, so just SQL.
+        ({"specialty": "podiatry", "locations_count": None}, 70, "sql"),
+        # 15 + 15 + 20 + 12 influencer + 7 (3 locations) = 69: just mid, SQL across the edge.
+        (
+            {"specialty": "podiatry", "contact_role": "Medical Director", "locations_count": "3"},
+            69,
+            "mql",
+        ),
+    ],
+)
+def test_a_score_near_the_edge_that_decides_sql_goes_to_review(
+    changes: dict[str, str | None], fit: int, proposed: str
+) -> None:
+    d = decide(lead(**changes))
+    assert d.fit_score == fit
+    assert (d.status, d.reason, d.proposed_status) == ("in_review", "near_band_edge", proposed)
+    assert d.borderline
+    assert d.route.team == "review"
+
+
+def test_a_score_near_an_edge_that_does_not_decide_sql_is_not_borderline() -> None:
+    # Fit 69 but the contact is a user: not SQL on either side of the edge.
+    d = decide(lead(specialty="podiatry", contact_role="Receptionist", locations_count="10"))
+    assert d.fit_score == 15 + 15 + 20 + 4 + 10
+    assert not d.borderline
+
+
+def test_high_intent_with_low_fit_goes_to_review() -> None:
+    d = decide(
+        lead(
+            specialty=None, org_type=None, contact_role=None, organization_name="Lakeside Wellness"
+        )
+    )
+    assert d.fit_band == "low" and d.intent_band == "high"
+    assert d.status == "in_review"
+    assert "high_intent_low_fit" in d.borderline_reasons
+    assert "unknown_must_have:specialty" in d.borderline_reasons
+    assert d.proposed_status == "nurture"
+
+
+def test_an_unknown_must_have_with_high_intent_goes_to_review() -> None:
+    d = decide(lead(contact_role=None))
+    assert (d.status, d.reason) == ("in_review", "unknown_must_have:decision_role")
+    assert d.proposed_status == "mql"
+
+
+def test_an_unknown_must_have_with_low_intent_is_not_borderline() -> None:
+    d = decide(
+        lead(
+            contact_role=None,
+            interest_type="general",
+            page_visits_high_intent=None,
+            content_downloads=None,
+        )
+    )
+    assert not d.borderline
+    assert d.status == "mql"
+
+
+def test_an_unavailable_owner_is_skipped_with_the_reason() -> None:
+    d = decide(lead(state="MD"))
+    assert d.status == "sql"
+    assert d.route.candidates == ()
+    assert d.route.skipped == (("dev-shah", "on leave until 2027-01-04"),)
+    assert d.route.fallback == "sales-desk"
+    assert "Skipped owner dev-shah: on leave until 2027-01-04." in d.explanations
+
+
+def test_webinar_attendance_raises_intent_but_the_topic_alone_does_not_make_sql() -> None:
+    d = decide(
+        lead(
+            channel="webinar",
+            interest_type=None,
+            specialty=None,
+            webinar_session="Cutting cardiology no-shows",
+            webinar_attended="yes",
+            page_visits_high_intent=None,
+            content_downloads=None,
+            timeframe=None,
+        )
+    )
+    assert d.specialty == "cardiology"
+    assert d.interest_type == "webinar"
+    assert d.intent_score == 15 + 15
+    assert d.status == "mql"
+
+
+def test_bad_counts_are_reported_by_field_and_treated_as_unknown() -> None:
+    d = decide(lead(locations_count="many"))
+    assert any(c.name == "locations_count" and c.outcome == "fail" for c in d.checks)
+    assert "locations_count: 'many' is not a whole number; treated as unknown." in d.explanations
+
+
+def test_a_spreadsheet_float_phone_is_recovered() -> None:
+    d = decide(lead(phone="9106096740.0", state="NY"))
+    assert d.phone == "+19106096740"
+
+
+def test_personal_email_domains_are_kept_but_give_no_domain_key() -> None:
+    d = decide(lead(email="Dr.Rosa.Ito@Gmail.com", website=None))
+    assert d.email == "dr.rosa.ito@gmail.com"
+    assert d.status == "sql"
+    assert d.dedupe_keys == ("email:dr.rosa.ito@gmail.com", "phone:+18455550142")
+
+
+def test_dedupe_keys_use_email_phone_and_website_domain() -> None:
+    assert decide(SQL_LEAD).dedupe_keys == (
+        "email:malvarez@hvcardiology.example.com",
+        "phone:+18455550142",
+        "domain:hvcardiology.example.com",
+    )
+
+
+def test_every_disqualification_reason_of_the_design_is_known() -> None:
+    assert set(DISQUALIFICATION_REASONS) == {
+        "out_of_geography",
+        "out_of_scope_service",
+        "wrong_org_type",
+        "different_specialty",
+        "no_consent",
+        "invalid_contact",
+        "no_decision_path",
+        "timing_too_far",
+        "patient_inquiry",
+        "duplicate",
+        "spam",
+    }
