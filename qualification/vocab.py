@@ -350,7 +350,7 @@ _ORG_TYPE_SYNONYMS: dict[str, str] = {
         "practice, private practice, solo practice, independent practice, physician practice, "
         "medical practice, specialty practice, dental practice, dental office, clinic, clinics, "
         "medical clinic, specialty clinic, medical office, physicians office, doctors office, "
-        "office, associates"
+        "office, associates, pllc, dds, dmd"
     ),
     "group_practice": (
         "group practice, medical group, physician group, physicians group, multispecialty group, "
@@ -367,16 +367,18 @@ _ORG_TYPE_SYNONYMS: dict[str, str] = {
         "acute care hospitals, critical access hospital, critical access hospitals, "
         "acute care department of defense, acute care veterans administration, childrens, "
         "childrens hospital, childrens hospitals, community hospital, general hospital, long term, "
-        "long term acute care, rural emergency hospital, infirmary"
+        "long term acute care, rural emergency hospital, infirmary, foundation hospital, "
+        "medical centers"
     ),
     "health_system": (
         "health system, health systems, healthcare system, health care system, hospital system, "
         "health network, healthcare network, idn, integrated delivery network, "
-        "integrated delivery system"
+        "integrated delivery system, healthsystem"
     ),
     "academic_medical_center": (
         "academic medical center, academic medical centre, academic health center, "
-        "academic health system, university hospital, university medical center, teaching hospital"
+        "academic health system, university hospital, university medical center, "
+        "teaching hospital, university health, university health system, university hospitals"
     ),
     "ambulatory_surgery_center": (
         "ambulatory surgery center, ambulatory surgical center, ambulatory surgery centers, "
@@ -395,19 +397,22 @@ _ORG_TYPE_SYNONYMS: dict[str, str] = {
     "home_health": (
         "home health, home health agency, home healthcare, home health care, home care, hospice, "
         "palliative care, home infusion, visiting nurse, visiting nurse association, vna, "
-        "private duty nursing"
+        "private duty nursing, nursing services, visiting nurse service"
     ),
     "skilled_nursing": (
         "skilled nursing, skilled nursing facility, snf, nursing home, nursing facility, "
         "long term care, ltc, assisted living, senior living, memory care, post acute, "
-        "post acute care, continuing care retirement community"
+        "post acute care, continuing care retirement community, convalescent, "
+        "long term health care"
     ),
     "behavioral_health_facility": (
         "behavioral health, behavioral health facility, behavioral health center, "
         "behavioural health, mental health center, community mental health center, cmhc, "
         "psychiatric, psychiatric hospital, psychiatric hospitals, psychiatric facility, "
         "addiction treatment center, substance abuse treatment, residential treatment center, "
-        "treatment center, recovery center, detox"
+        "treatment center, recovery center, detox, mental health, psychiatry center, "
+        "psychiatric center, psychiatric institute, behavioral center, counseling center, "
+        "counseling services"
     ),
     "laboratory": (
         "laboratory, laboratories, lab, labs, clinical laboratory, reference laboratory, "
@@ -415,7 +420,7 @@ _ORG_TYPE_SYNONYMS: dict[str, str] = {
     ),
     "imaging_center": (
         "imaging center, imaging centre, imaging, diagnostic imaging, radiology center, "
-        "mri center, independent diagnostic testing facility, idtf"
+        "mri center, independent diagnostic testing facility, idtf, mri, open mri"
     ),
     "pharmacy": (
         "pharmacy, pharmacies, drugstore, drug store, specialty pharmacy, compounding pharmacy, "
@@ -431,14 +436,17 @@ _ORG_TYPE_SYNONYMS: dict[str, str] = {
         "vendor, vendors, supplier, consultancy, consulting, consultant, agency, marketing agency, "
         "staffing agency, staffing, software, software company, saas, technology company, "
         "tech company, it services, solutions, startup, reseller, distributor, manufacturer, "
-        "medical device, pharmaceutical company, pharma, biotech"
+        "medical device, pharmaceutical company, pharma, biotech, hospital supply, "
+        "hospital supplies, medical supply, medical supplies, medical equipment, "
+        "durable medical equipment, dme, home medical equipment"
     ),
     "government_agency": (
         "government, government agency, federal agency, state agency, public health, "
         "public health department, department of health, dept of health, health department, "
         "department of veterans affairs, veterans affairs, veterans administration, "
         "department of defense, cdc, hhs, ministry of health, county health, county of, city of, "
-        "indian health service, military"
+        "indian health service, military, town of, village of, township, fire department, "
+        "fire district, fire protection district"
     ),
     "education": (
         "education, school, schools, university, college, community college, medical school, "
@@ -451,11 +459,27 @@ _ORG_TYPE_SYNONYMS: dict[str, str] = {
     ),
     "other": (
         "other, association, society, foundation, nonprofit, non profit, research institute, "
-        "clinical research, cro, church, media, publisher, accountable care organization, aco"
+        "clinical research, cro, church, media, publisher, accountable care organization, aco, "
+        "ambulance, ambulance service, emergency medical services, ems"
     ),
 }
 
-_ORG_TYPE_ACRONYMS: dict[str, str] = {"VA": "government_agency", "CMS": "government_agency"}
+_ORG_TYPE_ACRONYMS: dict[str, str] = {
+    "VA": "government_agency",
+    "CMS": "government_agency",
+    "PA": "practice",
+    "P A": "practice",
+    "PC": "practice",
+    "P C": "practice",
+    "PSC": "practice",
+}
+# Generic words that name an organization type only when nothing more specific is present:
+# "University of Alabama Hospital" is a hospital, "Kaiser Foundation Hospital" too.
+_ORG_TYPE_WEAK = (
+    "associates, office, group, university, college, school, schools, student, students, "
+    "foundation, association, society, solutions, consulting, consultant, agency, software, "
+    "startup, media, publisher, education, other"
+)
 # Whole-field only: in a longer name these words say nothing about the organization.
 _ORG_TYPE_EXACT: dict[str, str] = {
     "individual": "individual",
@@ -557,12 +581,13 @@ _ROLE_SYNONYMS: tuple[tuple[int, str, str], ...] = (
         "clinical_director",
         "medical director, clinical director, director of clinical operations, "
         "chief medical officer, cmo, chief nursing officer, cno, chief clinical officer, "
-        "chief quality officer, chief of staff, director of nursing, nursing director, "
-        "nurse manager, nurse director, nurse executive, head nurse, charge nurse, "
-        "clinical manager, clinical supervisor, clinical lead, lead physician, physician lead, "
-        "department chair, department head, chair of, chief of, division chief, division director, "
-        "section chief, program director, vp nursing, vp of nursing, vice president of nursing, "
-        "vp medical affairs, director of medical affairs, medical affairs",
+        "chief quality officer, chief of staff, pharmacist in charge, director of nursing, "
+        "nursing director, nurse manager, nurse director, nurse executive, head nurse, "
+        "charge nurse, clinical manager, clinical supervisor, clinical lead, lead physician, "
+        "physician lead, department chair, department head, chair of, chief of, division chief, "
+        "division director, section chief, program director, vp nursing, vp of nursing, "
+        "vice president of nursing, vp medical affairs, director of medical affairs, "
+        "medical affairs",
     ),
     (
         _TITLED,
@@ -626,7 +651,8 @@ _ROLE_SYNONYMS: tuple[tuple[int, str, str], ...] = (
         "pharmacy technician, dietitian, nutritionist, audiologist, counselor, social worker, "
         "lcsw, case manager, care coordinator, nurse navigator, scribe, medical scribe, "
         "dental hygienist, hygienist, dental assistant, optician, paramedic, emt, clinician, "
-        "athletic trainer, sonographer, surgical tech, midwife, clinical staff, staff nurse",
+        "athletic trainer, sonographer, surgical tech, midwife, clinical staff, staff nurse, "
+        "prosthetist, orthotist",
     ),
     (
         _STAFF,
@@ -790,6 +816,8 @@ _SPECIALTY_TABLE = _base_table(_SPECIALTY_SYNONYMS)
 for _key, _label in SPECIALTY_LABELS.items():
     _add(_SPECIALTY_TABLE, _label, _key, 0, base=True)
 _ORG_TYPE_TABLE = _base_table(_ORG_TYPE_SYNONYMS)
+for _phrase in _split(_ORG_TYPE_WEAK):
+    _ORG_TYPE_TABLE[_phrase] = (_ORG_TYPE_TABLE[_phrase][0], 1)
 _ROLE_TABLE: dict[str, tuple[str, int]] = {}
 for _key in ROLES:
     _add(_ROLE_TABLE, _key, _key, _TITLED, base=True)
@@ -844,7 +872,7 @@ class Vocabulary:
         return self._specialty(text[:MAX_SCAN_CHARS]) if text else None
 
     def org_type(self, text: str | None) -> str | None:
-        """The organization type: the whole field if it is a synonym, else the longest found."""
+        """The organization type: the whole field if a synonym, else the most specific found."""
         return self._org_type(text[:MAX_SCAN_CHARS]) if text else None
 
     def role(self, text: str | None) -> RoleMatch:
@@ -870,15 +898,13 @@ class Vocabulary:
         hit = self._org_types.exact.get(folded)
         if hit is not None:
             return hit[0]
-        best: str | None = None
-        best_len = 0
+        best: tuple[int, int, str] | None = None
         for m in self._org_types.overlapping.finditer(norm):
             token = m.group(1)
-            if len(token) > best_len:
-                found = self._org_types.resolve(token)
-                if found is not None:
-                    best, best_len = found[0], len(token)
-        return best
+            found = self._org_types.resolve(token)
+            if found is not None and (best is None or (found[1], -len(token)) < best[:2]):
+                best = (found[1], -len(token), found[0])
+        return None if best is None else best[2]
 
     def _find_role(self, text: str) -> RoleMatch:
         norm = _normalize(text)

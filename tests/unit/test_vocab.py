@@ -368,6 +368,8 @@ def test_org_type_table(text: str | None, expected: str | None) -> None:
         ("Resident Physician", "student", "user"),
         ("Fellow", "student", "user"),
         ("Intern", "student", "user"),
+        ("PHARMACIST-IN-CHARGE", "clinical_director", "influencer"),
+        ("PROSTHETIST/ORTHOTIST", "clinical_staff", "user"),
         ("Marketing", "other", "unknown"),
         ("Product Owner", "other", "unknown"),
         ("Astronaut", "other", "unknown"),
@@ -378,6 +380,30 @@ def test_org_type_table(text: str | None, expected: str | None) -> None:
 )
 def test_role_table(text: str | None, role: str | None, influence: str) -> None:
     assert V.role(text) == RoleMatch(role, influence)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A generic word ("foundation", "university", "association") yields to a specific one.
+        ("Kaiser Foundation Hospital - Oakland", "hospital"),
+        ("University of Alabama Hospital", "hospital"),
+        ("Lindsborg Community Hospital Association", "hospital"),
+        ("Indiana University Health", "academic_medical_center"),
+        ("Metro Health Foundation", "other"),
+        # A longer synonym beats a shorter one of the same strength.
+        ("Binson's Hospital Supplies, Inc.", "vendor"),
+        ("DeWitt Hospital & Nursing Home", "skilled_nursing"),
+        # Professional-entity suffixes mark a practice when nothing else does.
+        ("Daniel Pistone, MD PA", "practice"),
+        ("Westheimer Vision Associates, PC", "practice"),
+        ("James C Lyles, DDS, Inc.", "practice"),
+        ("Pekin MRI, LLC", "imaging_center"),
+        ("Town of Billings", "government_agency"),
+    ],
+)
+def test_org_type_prefers_the_most_specific_synonym(text: str, expected: str) -> None:
+    assert V.org_type(text) == expected
 
 
 def test_internal_medicine_is_not_an_intern() -> None:
