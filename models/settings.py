@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     intake_host: str = "127.0.0.1"
     intake_port: int = 8700
     reviewer: str | None = None
+    # How long a claimed submission, email or handoff may stay in flight before another run
+    # treats the run that holds it as crashed.
+    delivery_lease_minutes: float = 10
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,490 @@
+"""Apply a chunk of decisions in one transaction: leads, consent, owners, emails, handoffs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from models.db import session_scope
+from models.tables import (
+    Assignment,
+    ConsentEvent,
+    Contact,
+    DecisionRecord,
+    Handoff,
+    Lead,
+    LeadKey,
+    Organization,
+    OwnerState,
+    RawSubmission,
+    SentEmail,
+    utcnow,
+)
+from qualification.criteria import Criteria
+from qualification.decision import Decision
+from qualification.routing import pick_owner
+from qualification.signals import parse_bool
+from qualification.vocab import SPECIALTY_LABELS
+
+from .store import Claimed
+
+# Which status wins when a repeat submission attaches to an existing lead: never demote, and
+# leave leads a person or sales already holds alone.
+STATUS_RANK = {
+    "new": 0,
+    "disqualified": 1,
+    "nurture": 2,
+    "mql_no_timeline": 3,
+    "mql": 4,
+    "sql": 6,
+}
+HELD_STATUSES = frozenset({"in_review", "sql", "opportunity", "closed_lost"})
+HANDOFF_STATUSES = frozenset({"sql", "mql", "mql_no_timeline"})
+NURTURE_STATUSES = frozenset({"nurture", "mql_no_timeline"})
+
+
+@dataclass
+class ApplyResult:
+    """What one chunk changed: ids for the follow-up tasks and counts for the summary."""
+
+    lead_ids: list[str] = field(default_factory=list)
+    new_leads: int = 0
+    attached: int = 0
+    email_keys: list[str] = field(default_factory=list)
+    handoff_keys: list[str] = field(default_factory=list)
+    review_lead_ids: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    bands: Counter[str] = field(default_factory=Counter)
+
+
+def consent_state(session: Session, contact_id: str, channel: str) -> bool:
+    """Whether the latest consent event of a contact grants the channel (the ledger decides)."""
+    latest = session.execute(
+        select(ConsentEvent.granted)
+        .where(ConsentEvent.contact_id == contact_id, col(ConsentEvent.channel) == channel)
+        .order_by(col(ConsentEvent.occurred_at).desc(), col(ConsentEvent.id).desc())
+        .limit(1)
+    ).scalar()
+    return bool(latest)
+
+
+class _Chunk:
+    """The state of one transaction, loaded with a few queries up front so rows apply in memory."""
+
+    def __init__(
+        self,
+        session: Session,
+        criteria: Criteria,
+        claimed: list[Claimed],
+        decisions: list[Decision],
+    ) -> None:
+        self.session = session
+        self.criteria = criteria
+        self.now = utcnow()
+        keys = {k for d in decisions for k in d.dedupe_keys if not k.startswith("domain:")}
+        self.lead_by_key: dict[str, str] = {}
+        self.leads: dict[str, Lead] = {}
+        if keys:
+            rows = session.execute(select(LeadKey).where(col(LeadKey.key).in_(keys))).scalars()
+            self.lead_by_key = {r.key: r.lead_id for r in rows}
+            lead_ids = set(self.lead_by_key.values())
+            if lead_ids:
+                leads = session.execute(select(Lead).where(col(Lead.id).in_(lead_ids))).scalars()
+                self.leads = {lead.id: lead for lead in leads}
+        domains = {d.domain for d in decisions if d.domain}
+        self.org_by_domain: dict[str, str] = {}
+        if domains:
+            orgs = session.execute(
+                select(Organization.domain, Organization.id).where(
+                    col(Organization.domain).in_(domains)
+                )
+            ).all()
+            self.org_by_domain = {str(domain): org_id for domain, org_id in orgs}
+        contact_ids = {lead.contact_id for lead in self.leads.values()}
+        self.consent: dict[tuple[str, str], bool] = {}
+        if contact_ids:
+            events = session.execute(
+                select(ConsentEvent.contact_id, ConsentEvent.channel, ConsentEvent.granted)
+                .where(col(ConsentEvent.contact_id).in_(contact_ids))
+                .order_by(col(ConsentEvent.occurred_at), col(ConsentEvent.id))
+            ).all()
+            self.consent = {(c, ch): bool(g) for c, ch, g in events}
+        self.consent_seen: set[tuple[str, str]] = set(
+            session.execute(
+                select(ConsentEvent.submission_id, ConsentEvent.channel).where(
+                    col(ConsentEvent.submission_id).in_([c.id for c in claimed])
+                )
+            ).all()
+        )
+        known_leads = list(self.leads)
+        self.email_keys: set[str] = set()
+        self.handoff_keys: set[str] = set()
+        if known_leads:
+            self.email_keys = set(
+                session.execute(
+                    select(SentEmail.idempotency_key).where(col(SentEmail.lead_id).in_(known_leads))
+                ).scalars()
+            )
+            self.handoff_keys = set(
+                session.execute(
+                    select(Handoff.idempotency_key).where(col(Handoff.lead_id).in_(known_leads))
+                ).scalars()
+            )
+        self.owners = self._owner_states()
+
+    def _owner_states(self) -> dict[str, OwnerState]:
+        owners = self.criteria.sheet.routing.owners
+        query = select(OwnerState).where(col(OwnerState.id).in_([o.id for o in owners]))
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()  # serialize round robin across concurrent runs
+        states = {s.id: s for s in self.session.execute(query).scalars()}
+        for owner in owners:
+            if owner.id not in states:
+                state = OwnerState(id=owner.id, team=owner.team)
+                self.session.add(state)
+                states[owner.id] = state
+        return states
+
+    def lead_for(self, decision: Decision) -> Lead | None:
+        for key in decision.dedupe_keys:
+            lead_id = self.lead_by_key.get(key)
+            if lead_id:
+                return self.leads[lead_id]
+        return None
+
+    def create_lead(self, claimed: Claimed, decision: Decision) -> Lead:
+        payload = claimed.payload
+        org_id = self.org_by_domain.get(decision.domain or "")
+        if org_id is None:
+            org = Organization(
+                name=decision.organization_name,
+                domain=decision.domain,
+                org_type=decision.org_type,
+                specialty=decision.specialty,
+                state=decision.state,
+                country=decision.country,
+            )
+            self.session.add(org)
+            org_id = org.id
+            if decision.domain:
+                self.org_by_domain[decision.domain] = org_id
+        contact = Contact(
+            organization_id=org_id,
+            name=payload.get("contact_name"),
+            role=decision.role,
+            email=decision.email,
+            phone=decision.phone,
+        )
+        lead = Lead(
+            organization_id=org_id,
+            contact_id=contact.id,
+            channel=claimed.channel,
+            source=payload.get("source"),
+            campaign=payload.get("campaign"),
+            created_at=self.now,
+        )
+        self.session.add_all([contact, lead])
+        self.leads[lead.id] = lead
+        for key in decision.dedupe_keys:
+            if not key.startswith("domain:") and key not in self.lead_by_key:
+                self.session.add(LeadKey(key=key, lead_id=lead.id))
+                self.lead_by_key[key] = lead.id
+        return lead
+
+    def record_consent(self, claimed: Claimed, lead: Lead) -> None:
+        payload = claimed.payload
+        for channel, value in (("email", "consent_email"), ("phone", "consent_phone")):
+            granted = parse_bool(payload.get(value))
+            if granted is None or (claimed.id, channel) in self.consent_seen:
+                continue
+            self.consent_seen.add((claimed.id, channel))
+            self.consent[(lead.contact_id, channel)] = granted
+            self.session.add(
+                ConsentEvent(
+                    contact_id=lead.contact_id,
+                    lead_id=lead.id,
+                    channel=channel,
+                    purpose="marketing" if channel == "email" else "sales_contact",
+                    granted=granted,
+                    submission_id=claimed.id,
+                    source=claimed.channel,
+                    form_version=payload.get("form_version"),
+                    disclosure_text=payload.get("consent_text"),
+                    occurred_at=self.now,
+                )
+            )
+
+    def consented(self, lead: Lead, channel: str) -> bool:
+        return self.consent.get((lead.contact_id, channel), False)
+
+    def assign(self, lead: Lead, decision: Decision, record_id: str) -> None:
+        team = decision.route.team
+        if team not in ("sales", "marketing"):
+            if lead.owner_id and lead.owner_id in self.owners:
+                self.owners[lead.owner_id].open_leads -= 1
+            lead.owner_id, lead.team = None, team if team == "review" else None
+            return
+        if lead.owner_id and lead.team == team:
+            return  # already owned in this team: keep the owner
+        open_leads = {k: v.open_leads for k, v in self.owners.items()}
+        last = {k: v.last_assigned_seq for k, v in self.owners.items()}
+        owner_id, skipped = pick_owner(
+            decision.route, open_leads, last, self.criteria.sheet.routing
+        )
+        if owner_id is None:
+            return
+        if lead.owner_id and lead.owner_id in self.owners:
+            self.owners[lead.owner_id].open_leads -= 1
+        state = self.owners[owner_id]
+        state.open_leads += 1
+        state.assigned_total += 1
+        state.last_assigned_seq = max(s.last_assigned_seq for s in self.owners.values()) + 1
+        lead.owner_id, lead.team = owner_id, team
+        self.session.add(
+            Assignment(
+                lead_id=lead.id,
+                owner_id=owner_id,
+                team=team,
+                via_fallback=owner_id == decision.route.fallback,
+                skipped=[list(s) for s in skipped],
+                decision_id=record_id,
+                assigned_at=self.now,
+            )
+        )
+
+    def queue_emails(self, claimed: Claimed, lead: Lead, decision: Decision) -> list[SentEmail]:
+        if decision.status == "disqualified" or not decision.email:
+            return []
+        if not self.consented(lead, "email"):
+            return []
+        sheet = self.criteria.sheet
+        payload = claimed.payload
+        base = {
+            "contact_name": payload.get("contact_name"),
+            "organization_name": decision.organization_name,
+            "offer_name": sheet.offer.name,
+        }
+        wanted: list[tuple[str, str, dict[str, Any]]] = []
+        if claimed.channel == "form":
+            owner = sheet.routing.by_id.get(lead.owner_id or "")
+            context = {
+                **base,
+                "interest_type": decision.interest_type,
+                "owner_name": owner.name if owner and lead.team == "sales" else None,
+            }
+            wanted.append(("confirmation", f"{lead.id}:confirmation", context))
+        elif claimed.channel == "webinar":
+            session_title = payload.get("webinar_session") or "our webinar"
+            context = {
+                **base,
+                "session_title": session_title,
+                "attended": parse_bool(payload.get("webinar_attended")) is True,
+                "question": sheet.webinar.follow_up_question,
+            }
+            wanted.append(("webinar_followup", f"{lead.id}:webinar:{session_title[:80]}", context))
+        if decision.status in NURTURE_STATUSES and claimed.channel != "form":
+            context = {
+                **base,
+                "specialty_label": SPECIALTY_LABELS.get(decision.specialty or ""),
+                "resources": [],
+            }
+            wanted.append(("nurture", f"{lead.id}:nurture", context))
+        queued = []
+        for kind, key, context in wanted:
+            if key in self.email_keys:
+                continue
+            self.email_keys.add(key)
+            email = SentEmail(
+                idempotency_key=key,
+                lead_id=lead.id,
+                kind=kind,
+                to_address=decision.email,
+                template_context=context,
+                created_at=self.now,
+            )
+            self.session.add(email)
+            queued.append(email)
+        return queued
+
+    def queue_handoff(
+        self, claimed: Claimed, lead: Lead, decision: Decision, record_id: str
+    ) -> Handoff | None:
+        if lead.status not in HANDOFF_STATUSES:
+            return None
+        key = f"{lead.id}:{lead.status}"
+        if key in self.handoff_keys:
+            return None
+        self.handoff_keys.add(key)
+        consent = {"email": self.consented(lead, "email"), "phone": self.consented(lead, "phone")}
+        handoff = Handoff(
+            idempotency_key=key,
+            lead_id=lead.id,
+            payload=handoff_payload(claimed, lead, decision, record_id, self.criteria, consent),
+            created_at=self.now,
+        )
+        self.session.add(handoff)
+        return handoff
+
+
+def handoff_payload(
+    claimed: Claimed,
+    lead: Lead,
+    decision: Decision,
+    record_id: str,
+    criteria: Criteria,
+    consent: dict[str, bool],
+) -> dict[str, Any]:
+    """What the CRM receives (DESIGN §6). No free text when the submission was redacted."""
+    payload = claimed.payload
+    owner = criteria.sheet.routing.by_id.get(lead.owner_id or "")
+    return {
+        "lead_id": lead.id,
+        "status": lead.status,
+        "source": lead.source,
+        "campaign": lead.campaign,
+        "channel": lead.channel,
+        "organization": {
+            "name": decision.organization_name,
+            "domain": decision.domain,
+            "type": decision.org_type,
+            "state": decision.state,
+            "country": decision.country,
+        },
+        "contact": {
+            "name": payload.get("contact_name"),
+            "role": decision.role,
+            "influence": decision.influence,
+            "email": decision.email,
+            "phone": decision.phone,
+        },
+        "specialty": decision.specialty,
+        "fit_score": decision.fit_score,
+        "intent_score": decision.intent_score,
+        "fit_band": decision.fit_band,
+        "intent_band": decision.intent_band,
+        "top_reasons": decision.top_reasons(),
+        "timeline": decision.timeframe if decision.timeline_days is not None else None,
+        "no_timeline_reason": None if decision.timeline_days is not None else decision.reason,
+        "discovery_notes": None if decision.redacted else payload.get("message"),
+        "discovery_questions": list(decision.discovery_questions),
+        "current_vendor": payload.get("current_vendor"),
+        "budget_range": payload.get("budget_range"),
+        "owner": {"id": owner.id, "name": owner.name, "email": owner.email} if owner else None,
+        "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
+        "consent": consent,
+        "criteria_version": decision.criteria_version,
+        "decision_record": {"id": record_id, "show": f"medleads leads show {lead.id}"},
+    }
+
+
+def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: ApplyResult) -> str:
+    session = chunk.session
+    lead = chunk.lead_for(decision)
+    if lead is None:
+        lead = chunk.create_lead(claimed, decision)
+        result.new_leads += 1
+        takes_over = True
+    else:
+        result.attached += 1
+        rank = STATUS_RANK.get(decision.status, 5)
+        takes_over = lead.status not in HELD_STATUSES and (
+            rank > STATUS_RANK.get(lead.status, 0) or decision.status == "in_review"
+        )
+    chunk.record_consent(claimed, lead)
+    record = DecisionRecord(
+        lead_id=lead.id,
+        submission_id=claimed.id,
+        status=decision.status,
+        reason=decision.reason,
+        fit_score=decision.fit_score,
+        intent_score=decision.intent_score,
+        fit_band=decision.fit_band,
+        intent_band=decision.intent_band,
+        borderline=decision.borderline,
+        criteria_version=decision.criteria_version,
+        applied=takes_over,
+        record=decision.to_dict(),
+        created_at=chunk.now,
+    )
+    session.add(record)
+    if takes_over:
+        lead.status = decision.status
+        lead.reason = decision.reason
+        lead.fit_score, lead.intent_score = decision.fit_score, decision.intent_score
+        lead.fit_band, lead.intent_band = decision.fit_band, decision.intent_band
+        lead.borderline = decision.borderline
+        lead.criteria_version = decision.criteria_version
+        lead.last_decision_id = record.id
+        lead.redacted = lead.redacted or decision.redacted
+        lead.updated_at = chunk.now
+        lead.sla_due_at = (
+            chunk.now + dt.timedelta(hours=decision.sla_hours) if decision.sla_hours else None
+        )
+        lead.recheck_at = (
+            chunk.now + dt.timedelta(days=decision.recheck_days) if decision.recheck_days else None
+        )
+        chunk.assign(lead, decision, record.id)
+        if decision.status == "in_review":
+            result.review_lead_ids.append(lead.id)
+        handoff = chunk.queue_handoff(claimed, lead, decision, record.id)
+        if handoff is not None:
+            result.handoff_keys.append(handoff.idempotency_key)
+    for email in chunk.queue_emails(claimed, lead, decision):
+        result.email_keys.append(email.idempotency_key)
+    result.lead_ids.append(lead.id)
+    result.statuses[lead.status] += 1
+    result.bands[f"fit {lead.fit_band} / intent {lead.intent_band}"] += 1
+    result.rows.append(
+        {
+            "lead": lead.id[:12],
+            "status": lead.status,
+            "reason": lead.reason,
+            "fit": f"{lead.fit_score} {lead.fit_band}",
+            "intent": f"{lead.intent_score} {lead.intent_band}",
+            "owner": lead.owner_id or "",
+            "top reason": (decision.top_reasons(1) or [""])[0],
+        }
+    )
+    return lead.id
+
+
+@task(name="apply-decisions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def apply_decisions(
+    claimed: list[Claimed],
+    decisions: list[Decision],
+    criteria: Criteria,
+    claimer: str,
+    url: str | None = None,
+) -> ApplyResult:
+    """Persist a chunk's decisions and mark its submissions done, all in one transaction."""
+    result = ApplyResult()
+    with session_scope(url) as session:
+        # Apply only what this run still holds: a claim taken over after a lease expiry is skipped.
+        query = select(RawSubmission.id).where(
+            col(RawSubmission.id).in_([c.id for c in claimed]),
+            col(RawSubmission.state) == "claimed",
+            col(RawSubmission.claimed_by) == claimer,
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        held = set(session.execute(query).scalars())
+        pairs = [(c, d) for c, d in zip(claimed, decisions, strict=True) if c.id in held]
+        chunk = _Chunk(session, criteria, [c for c, _ in pairs], [d for _, d in pairs])
+        done: list[dict[str, Any]] = []
+        for item, decision in pairs:
+            lead_id = _apply_one(chunk, item, decision, result)
+            done.append(
+                {"id": item.id, "state": "done", "processed_at": chunk.now, "lead_id": lead_id}
+            )
+        session.flush()
+        if done:
+            session.execute(update(RawSubmission), done)
+    return result

@@ -1,0 +1,92 @@
+"""Run summaries as Prefect artifacts: counts and per-lead status, never free text."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from .apply import ApplyResult
+from .deliver import DeliveryReport
+from .store import IngestReport
+
+MAX_ROWS = 1000
+
+
+@dataclass
+class RunSummary:
+    """Everything one channel run did, for the artifact, the CLI and tests."""
+
+    channel: str
+    processed: int = 0
+    new_leads: int = 0
+    attached: int = 0
+    chunks: int = 0
+    stored: int = 0
+    already_stored: int = 0
+    rejected: int = 0
+    rejection_report: str | None = None
+    emails_sent: int = 0
+    emails_skipped: int = 0
+    handoffs: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    bands: Counter[str] = field(default_factory=Counter)
+    review_lead_ids: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_chunk(self, applied: ApplyResult) -> None:
+        self.chunks += 1
+        self.processed += len(applied.lead_ids)
+        self.new_leads += applied.new_leads
+        self.attached += applied.attached
+        self.statuses.update(applied.statuses)
+        self.bands.update(applied.bands)
+        self.review_lead_ids += applied.review_lead_ids
+        self.rows += applied.rows[: max(0, MAX_ROWS - len(self.rows))]
+
+    def add_ingest(self, report: IngestReport) -> None:
+        self.stored, self.already_stored = report.stored, report.already_stored
+        self.rejected, self.rejection_report = report.rejected, report.rejection_report
+
+    def add_delivery(self, emails: DeliveryReport, handoffs: DeliveryReport) -> None:
+        self.emails_sent += emails.delivered
+        self.emails_skipped += emails.skipped
+        self.handoffs += handoffs.delivered
+
+
+@task(name="publish-summary", cache_policy=NO_CACHE)
+def publish_summary(summary: RunSummary) -> None:
+    key = f"{summary.channel}-run-summary"
+    lines = [
+        f"# {summary.channel} run",
+        "",
+        f"- submissions processed: **{summary.processed}** in {summary.chunks} chunk(s)",
+        f"- new leads: {summary.new_leads}; attached to existing leads: {summary.attached}",
+        f"- emails sent: {summary.emails_sent}; handoffs delivered: {summary.handoffs}",
+        f"- leads waiting for review: {len(summary.review_lead_ids)}",
+    ]
+    if summary.stored or summary.rejected:
+        lines.append(
+            f"- rows stored: {summary.stored} (already stored: {summary.already_stored}); "
+            f"rejected: {summary.rejected}"
+            + (f" — report `{summary.rejection_report}`" if summary.rejection_report else "")
+        )
+    lines += ["", "| status | leads |", "|---|---|"]
+    lines += [f"| {status} | {n} |" for status, n in summary.statuses.most_common()]
+    lines += ["", "| fit / intent band | leads |", "|---|---|"]
+    lines += [f"| {band} | {n} |" for band, n in summary.bands.most_common()]
+    create_markdown_artifact(key=key, markdown="\n".join(lines), description="Counts")
+    if summary.rows:
+        shown = len(summary.rows)
+        create_table_artifact(
+            key=f"{summary.channel}-run-leads",
+            table=summary.rows,
+            description=(
+                f"Per lead: status, bands, owner and top reason ({shown} of {summary.processed}; "
+                "all: `medleads leads list`)."
+            ),
+        )

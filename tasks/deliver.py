@@ -1,0 +1,236 @@
+"""Send queued emails and deliver queued CRM handoffs, each at most once, recorded per row.
+
+A row moves pending -> claimed (this pass took it) -> sending (this very row is in flight) ->
+sent/delivered, failed, skipped or back to pending. A hard crash leaves at most one row
+"sending": it is retried only where the receiving side is idempotent (outbox files, a webhook that
+dedupes by key, a JSONL file checked for the key) and otherwise marked "unknown", never resent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import update
+from sqlmodel import SQLModel, col, select
+
+from models.db import session_scope
+from models.settings import get_settings
+from models.tables import ConsentEvent, Handoff, Lead, SentEmail, utcnow
+
+from .crm import DeliveryError, HandoffSink, sink_from_settings
+from .mail import Mailer, MailError, OutboxMailer, mailer_from_settings, render_email
+
+BATCH = 200
+SENDER = "medleads <no-reply@medleads.local>"
+UNSUBSCRIBE_NOTE = "Reply STOP to this email to stop hearing from us."
+
+Outcome = dict[str, Any]
+
+
+@dataclass
+class DeliveryReport:
+    """What a delivery pass did; `transient` failures stay pending for the next pass."""
+
+    delivered: int = 0
+    skipped: int = 0
+    failed: int = 0
+    transient: int = 0
+    recovered: int = 0
+    unknown: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _claim(model: type[SQLModel], token: str, limit: int, url: str | None) -> list[Any]:
+    """Take up to `limit` pending rows for this pass."""
+    table: Any = model
+    with session_scope(url) as session:
+        pick = select(table.id).where(col(table.state) == "pending").order_by(table.id).limit(limit)
+        if session.get_bind().dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        session.execute(
+            update(table)
+            .where(col(table.id).in_(pick.scalar_subquery()), col(table.state) == "pending")
+            .values(state="claimed", claim_token=token, claimed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        return list(
+            session.execute(
+                select(table)
+                .where(col(table.claim_token) == token, col(table.state) == "claimed")
+                .order_by(table.id)
+            ).scalars()
+        )
+
+
+def _recover(
+    model: type[SQLModel],
+    lease: dt.timedelta,
+    in_flight_done: Callable[[Any], str],
+    url: str | None,
+) -> tuple[int, int]:
+    """Rows a crashed pass left behind: claimed ones go back to pending; the one in flight is
+    settled by `in_flight_done`, which returns its new state. Returns (recovered, unknown)."""
+    table: Any = model
+    cutoff = utcnow() - lease
+    recovered = unknown = 0
+    with session_scope(url) as session:
+        stale = session.execute(
+            select(table).where(
+                col(table.state).in_(["claimed", "sending"]), col(table.claimed_at) < cutoff
+            )
+        ).scalars()
+        for row in stale:
+            row.state = "pending" if row.state == "claimed" else in_flight_done(row)
+            recovered += row.state == "pending"
+            unknown += row.state == "unknown"
+    return recovered, unknown
+
+
+def _deliver(
+    model: type[SQLModel],
+    rows: list[Any],
+    attempt: Callable[[Any], Outcome],
+    report: DeliveryReport,
+    url: str | None,
+) -> None:
+    """Attempt rows one by one; each row's outcome is committed with the next row's start."""
+    table: Any = model
+    previous: Outcome | None = None
+    attempted: set[int] = set()
+    try:
+        for row in rows:
+            with session_scope(url) as session:
+                if previous is not None:
+                    session.execute(update(table), [previous])
+                session.execute(
+                    update(table)
+                    .where(col(table.id) == row.id)
+                    .values(state="sending", attempts=table.attempts + 1)
+                )
+            attempted.add(row.id)
+            previous = attempt(row)
+            if report.transient:
+                break
+    finally:
+        outcomes = [previous] if previous is not None else []
+        outcomes += [{"id": r.id, "state": "pending"} for r in rows if r.id not in attempted]
+        if outcomes:
+            with session_scope(url) as session:
+                session.execute(update(table), outcomes)
+
+
+def _email_consented(lead_ids: set[str], url: str | None) -> set[str]:
+    """Leads whose latest email consent event grants email, read just before sending."""
+    with session_scope(url) as session:
+        contacts = dict(
+            session.execute(
+                select(Lead.id, Lead.contact_id).where(col(Lead.id).in_(lead_ids))
+            ).all()
+        )
+        latest: dict[str, bool] = {}
+        events = session.execute(
+            select(ConsentEvent.contact_id, ConsentEvent.granted)
+            .where(
+                col(ConsentEvent.contact_id).in_(set(contacts.values())),
+                col(ConsentEvent.channel) == "email",
+            )
+            .order_by(col(ConsentEvent.occurred_at), col(ConsentEvent.id))
+        ).all()
+        for contact_id, granted in events:
+            latest[contact_id] = granted
+    return {lead for lead, contact in contacts.items() if latest.get(contact)}
+
+
+def _lease() -> dt.timedelta:
+    return dt.timedelta(minutes=get_settings().delivery_lease_minutes)
+
+
+@task(name="send-emails", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def send_pending_emails(url: str | None = None, mailer: Mailer | None = None) -> DeliveryReport:
+    """Send every pending email over one connection per batch; consent is re-checked first."""
+    settings = get_settings()
+    mailer = mailer or mailer_from_settings(settings.smtp_url, settings.data_dir, SENDER)
+    idempotent = isinstance(mailer, OutboxMailer)
+    report = DeliveryReport()
+    report.recovered, report.unknown = _recover(
+        SentEmail, _lease(), lambda _row: "pending" if idempotent else "unknown", url
+    )
+    token = uuid.uuid4().hex
+    while not report.transient and (rows := _claim(SentEmail, token, BATCH, url)):
+        allowed = _email_consented({r.lead_id for r in rows}, url)
+        attempt = functools.partial(_send_one, allowed=allowed, mailer=mailer, report=report)
+        with mailer:
+            _deliver(SentEmail, rows, attempt, report, url)
+    if report.transient:
+        raise RuntimeError(f"{report.transient} email(s) hit a transient error; will retry")
+    return report
+
+
+def _send_one(
+    row: SentEmail, *, allowed: set[str], mailer: Mailer, report: DeliveryReport
+) -> Outcome:
+    if row.lead_id not in allowed:
+        report.skipped += 1
+        return {"id": row.id, "state": "skipped", "error": "no email consent in the ledger"}
+    context = {"sender_name": "The ClearIntake team", "unsubscribe_note": UNSUBSCRIBE_NOTE}
+    context.update(row.template_context)
+    email = render_email(row.kind, context, to=row.to_address, idempotency_key=row.idempotency_key)
+    try:
+        message_id = mailer.send(email)
+    except MailError as exc:
+        if exc.transient:
+            report.transient += 1
+            return {"id": row.id, "state": "pending", "error": str(exc)[:500]}
+        report.failed += 1
+        report.errors.append(f"{row.idempotency_key}: {exc}")
+        return {"id": row.id, "state": "failed", "error": str(exc)[:500]}
+    report.delivered += 1
+    return {"id": row.id, "state": "sent", "message_id": message_id, "sent_at": utcnow()}
+
+
+@task(name="deliver-handoffs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def deliver_pending_handoffs(
+    url: str | None = None, sink: HandoffSink | None = None
+) -> DeliveryReport:
+    """Hand every pending lead to the CRM sink, each idempotency key once."""
+    settings = get_settings()
+    sink = sink or sink_from_settings(
+        settings.crm_webhook_url, settings.crm_webhook_secret, settings.data_dir
+    )
+    report = DeliveryReport()
+    token = uuid.uuid4().hex
+    try:
+        report.recovered, report.unknown = _recover(
+            Handoff,
+            _lease(),
+            lambda row: "delivered" if sink.already_delivered(row.idempotency_key) else "pending",
+            url,
+        )
+        while not report.transient and (rows := _claim(Handoff, token, BATCH, url)):
+            _deliver(Handoff, rows, lambda row: _deliver_one(row, sink, report), report, url)
+    finally:
+        sink.close()
+    if report.transient:
+        raise RuntimeError(f"{report.transient} handoff(s) hit a transient error; will retry")
+    return report
+
+
+def _deliver_one(row: Handoff, sink: HandoffSink, report: DeliveryReport) -> Outcome:
+    try:
+        sink.deliver(row.idempotency_key, row.payload)
+    except DeliveryError as exc:
+        if exc.transient:
+            report.transient += 1
+            return {"id": row.id, "state": "pending", "error": str(exc)[:500], "sink": sink.name}
+        report.failed += 1
+        report.errors.append(f"{row.idempotency_key}: {exc}")
+        return {"id": row.id, "state": "failed", "error": str(exc)[:500], "sink": sink.name}
+    report.delivered += 1
+    return {"id": row.id, "state": "delivered", "delivered_at": utcnow(), "sink": sink.name}

@@ -1,0 +1,196 @@
+"""Raw submissions in and out of the database: store verbatim, claim atomically, ingest files."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, and_, col, or_, select
+
+from intake.files import FileError, SubmissionFile
+from models.db import get_engine, session_scope
+from models.settings import get_settings
+from models.tables import RawSubmission, utcnow
+from qualification.submission import Submission, submission_from_mapping
+
+STORE_CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed raw submission, ready to evaluate."""
+
+    id: str
+    channel: str
+    row: int | None
+    payload: dict[str, Any]
+    source_name: str | None
+
+    def submission(self) -> Submission:
+        return submission_from_mapping(self.payload, channel=self.channel, row=self.row)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest stored, skipped as already stored, and rejected (with the report path)."""
+
+    file: str
+    stored: int = 0
+    already_stored: int = 0
+    rejected: int = 0
+    notes: list[str] = field(default_factory=list)
+    rejection_report: str | None = None
+
+
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Bulk insert raw submissions; an id already stored is left untouched. Returns new rows."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    table = RawSubmission.__table__  # type: ignore[attr-defined]
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(rows)
+    result = session.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _raw_row(sub: Submission, payload: Mapping[str, Any], source: str | None) -> dict[str, Any]:
+    now = utcnow()
+    received = now
+    if sub.received_at:
+        try:
+            parsed = dt.datetime.fromisoformat(sub.received_at.replace("Z", "+00:00"))
+            received = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        except ValueError:
+            pass
+    return {
+        "id": sub.submission_id,
+        "channel": sub.channel,
+        "payload": {**payload, "submission_id": sub.submission_id, "channel": sub.channel},
+        "source_name": source,
+        "row": sub.row,
+        "received_at": received,
+        "stored_at": now,
+        "state": "pending",
+    }
+
+
+def store_submissions(
+    items: Iterable[tuple[Submission, Mapping[str, Any]]],
+    source: str | None = None,
+    url: str | None = None,
+) -> tuple[int, list[str]]:
+    """Store submissions verbatim (idempotent by submission id); returns (new, all ids)."""
+    rows = [_raw_row(sub, payload, source) for sub, payload in items]
+    with session_scope(url) as session:
+        new = _insert_ignoring_duplicates(session, rows)
+    return new, [r["id"] for r in rows]
+
+
+@task(name="ingest-file", cache_policy=NO_CACHE, retries=1)
+def ingest_file(path: str, channel: str, url: str | None = None) -> IngestReport:
+    """Stream a file into raw submissions in bulk; every bad row goes to a rejection report."""
+    source = SubmissionFile(Path(path), channel=channel)
+    report = IngestReport(file=path)
+    rejections: list[tuple[int, str, str]] = []
+    batch: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+
+    def flush() -> None:
+        with session_scope(url) as session:
+            new = _insert_ignoring_duplicates(session, batch)
+        report.stored += new
+        report.already_stored += len(batch) - new
+        batch.clear()
+
+    try:
+        for result in source.rows():
+            if result.submission is None:
+                rejections.append((result.row, result.column or "", result.error or ""))
+                continue
+            sub = result.submission
+            first = seen.setdefault(sub.submission_id, result.row)
+            if first != result.row:
+                rejections.append((result.row, "", f"duplicates row {first}"))
+                continue
+            batch.append(_raw_row(sub, result.raw, Path(path).name))
+            if len(batch) >= STORE_CHUNK:
+                flush()
+        flush()
+    except FileError as exc:
+        report.notes.append(str(exc))
+        raise
+    report.notes.extend(source.notes)
+    report.rejected = len(rejections)
+    if rejections:
+        report.rejection_report = str(_write_rejections(Path(path), rejections))
+    return report
+
+
+def _write_rejections(path: Path, rejections: list[tuple[int, str, str]]) -> Path:
+    folder = get_settings().data_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+    target = folder / f"{path.stem}-{stamp}-rejections.csv"
+    with target.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["row", "column", "why"])
+        writer.writerows(rejections)
+    return target
+
+
+@task(name="claim-pending", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def claim_pending(
+    channel: str,
+    size: int,
+    claimer: str,
+    lease_minutes: float = 30,
+    url: str | None = None,
+) -> list[Claimed]:
+    """Atomically claim up to `size` pending submissions of a channel.
+
+    Two runs never get the same submission. A claim older than the lease (a crashed run) or held
+    by the same claimer (a retried run) can be claimed again, so nothing is stranded.
+    """
+    now = utcnow()
+    stale = now - dt.timedelta(minutes=lease_minutes)
+    claimable = or_(
+        col(RawSubmission.state) == "pending",
+        and_(
+            col(RawSubmission.state) == "claimed",
+            or_(RawSubmission.claimed_by == claimer, col(RawSubmission.claimed_at) < stale),
+        ),
+    )
+    pick = (
+        select(RawSubmission.id)
+        .where(RawSubmission.channel == channel, claimable)
+        .order_by(col(RawSubmission.stored_at), col(RawSubmission.id))
+        .limit(size)
+    )
+    if get_engine(url).dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    with session_scope(url) as session:
+        # One UPDATE with the pick as a subquery: atomic under SQLite's write lock, and on
+        # PostgreSQL rows locked by another claimer are skipped.
+        session.execute(
+            update(RawSubmission)
+            .where(col(RawSubmission.id).in_(pick.scalar_subquery()), claimable)
+            .values(state="claimed", claimed_by=claimer, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.execute(
+            select(RawSubmission)
+            .where(RawSubmission.state == "claimed", col(RawSubmission.claimed_by) == claimer)
+            .limit(size)
+        ).scalars()
+        claimed = [Claimed(r.id, r.channel, r.row, dict(r.payload), r.source_name) for r in rows]
+    claimed.sort(key=lambda c: (c.row or 0, c.id))
+    return claimed
