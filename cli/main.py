@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from intake.files import FileError, RowResult, SubmissionFile
@@ -21,6 +20,10 @@ from qualification.criteria import Criteria, CriteriaError, load_criteria
 from qualification.decision import Decision
 from qualification.evaluate import evaluate
 
+from .channels import register as register_channels
+from .console import err, out
+from .leads import db_app, leads_app
+
 app = typer.Typer(
     help="Qualify and route B2B healthcare sales leads, with every decision explained.",
     no_args_is_help=True,
@@ -28,11 +31,10 @@ app = typer.Typer(
 )
 criteria_app = typer.Typer(help="Check and manage criteria sheets.", no_args_is_help=True)
 app.add_typer(criteria_app, name="criteria")
+app.add_typer(leads_app, name="leads")
+app.add_typer(db_app, name="db")
+register_channels(app)
 
-out = Console(highlight=False, soft_wrap=True)
-if not out.is_terminal:
-    out.width = 160
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SAMPLES = PROJECT_ROOT / "intake" / "samples"
 

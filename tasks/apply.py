@@ -290,7 +290,8 @@ class _Chunk:
                 "question": sheet.webinar.follow_up_question,
             }
             wanted.append(("webinar_followup", f"{lead.id}:webinar:{session_title[:80]}", context))
-        if decision.status in NURTURE_STATUSES and claimed.channel != "form":
+        # Form and webinar contacts already get an email tailored to what they did.
+        if decision.status in NURTURE_STATUSES and not wanted:
             context = {
                 **base,
                 "specialty_label": SPECIALTY_LABELS.get(decision.specialty or ""),

@@ -58,8 +58,8 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
     dialect = session.get_bind().dialect.name
     table = RawSubmission.__table__  # type: ignore[attr-defined]
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(rows)
-    result = session.execute(statement.on_conflict_do_nothing(index_elements=["id"]))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    inserted = statement.on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    return len(session.execute(inserted).all())
 
 
 def _raw_row(sub: Submission, payload: Mapping[str, Any], source: str | None) -> dict[str, Any]:

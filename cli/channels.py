@@ -1,0 +1,92 @@
+"""`medleads outbound|webinar|forms FILE`: run a channel flow on a file and print what it did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from intake.files import FileError
+from models.db import upgrade
+from tasks.artifacts import RunSummary
+
+from .console import err, out
+
+FileArg = Annotated[Path, typer.Argument(help="CSV (any common export) or JSONL.", exists=True)]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Submissions per chunk.")]
+
+
+def print_summary(summary: RunSummary) -> None:
+    out.print(
+        f"{summary.channel}: {summary.processed} processed in {summary.chunks} chunk(s); "
+        f"{summary.new_leads} new lead(s), {summary.attached} attached to existing leads",
+        markup=False,
+    )
+    if summary.stored or summary.already_stored or summary.rejected:
+        out.print(
+            f"  rows stored {summary.stored}, already stored {summary.already_stored}, "
+            f"rejected {summary.rejected}",
+            markup=False,
+        )
+    if summary.rejection_report:
+        out.print(f"  rejected rows (row, column, why): {summary.rejection_report}", markup=False)
+    statuses = ", ".join(f"{s} {n}" for s, n in summary.statuses.most_common()) or "none"
+    out.print(f"  statuses: {statuses}", markup=False)
+    out.print(
+        f"  emails sent {summary.emails_sent} (skipped for consent {summary.emails_skipped}); "
+        f"handoffs delivered {summary.handoffs}; waiting for review {len(summary.review_lead_ids)}",
+        markup=False,
+    )
+
+
+def _run(channel: str, file: Path, batch_size: int) -> RunSummary:
+    upgrade()
+    try:
+        if channel == "outbound":
+            from flows.outbound_list import outbound_list
+
+            summary = outbound_list(file=str(file.resolve()), batch_size=batch_size)
+        else:
+            from flows.webinar import webinar
+
+            summary = webinar(file=str(file.resolve()), batch_size=batch_size)
+    except FileError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    print_summary(summary)
+    return summary
+
+
+def outbound(file: FileArg, batch_size: BatchOpt = 1000) -> None:
+    """Run the outbound-list flow on a prospect CSV (no email without recorded consent)."""
+    _run("outbound", file, batch_size)
+
+
+def webinar(file: FileArg, batch_size: BatchOpt = 500) -> None:
+    """Run the webinar flow on an attendee/registrant list."""
+    _run("webinar", file, batch_size)
+
+
+def forms(file: FileArg, batch_size: BatchOpt = 500) -> None:
+    """Store form posts from a JSONL/CSV export (as the intake would), then run the form flow."""
+    from flows.inbound_form import inbound_form
+    from intake.files import SubmissionFile
+    from tasks.store import store_submissions
+
+    upgrade()
+    source = SubmissionFile(file, channel="form")
+    try:
+        good = [(r.submission, r.raw) for r in source.rows() if r.submission is not None]
+    except FileError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    new, _ = store_submissions(good, source=file.name)
+    out.print(f"stored {new} new form submission(s) of {len(good)}", markup=False)
+    print_summary(inbound_form(batch_size=batch_size))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("outbound")(outbound)
+    app.command("webinar")(webinar)
+    app.command("forms")(forms)

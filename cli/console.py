@@ -1,0 +1,8 @@
+"""The two consoles every command prints to."""
+
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+if not out.is_terminal:
+    out.width = 160
+err = Console(stderr=True, highlight=False, soft_wrap=True)

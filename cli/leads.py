@@ -1,0 +1,156 @@
+"""`medleads leads list|show` and `medleads db upgrade`: the stored leads, readable by a person."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlmodel import col, select
+
+from models.db import session_scope, upgrade
+from models.settings import get_settings
+from models.tables import Assignment, DecisionRecord, Lead, Organization, RawSubmission
+
+from .console import err, out
+
+leads_app = typer.Typer(help="Stored leads and their decision records.", no_args_is_help=True)
+db_app = typer.Typer(help="The application database.", no_args_is_help=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to MEDLEADS_DATABASE_URL (SQLite under the data folder by default)."""
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    out.print(f"database is up to date: {url.split('@')[-1]}", markup=False)
+
+
+def lead_lines(status: str | None = None) -> list[dict[str, Any]]:
+    """One dict per lead with the fields of DESIGN §9, oldest first."""
+    with session_scope() as session:
+        query = select(Lead, Organization.name).join(
+            Organization, col(Organization.id) == col(Lead.organization_id)
+        )
+        if status:
+            query = query.where(col(Lead.status) == status)
+        rows = session.exec(query.order_by(col(Lead.created_at), col(Lead.id))).all()
+        submissions: dict[str, list[str]] = defaultdict(list)
+        for sub_id, lead_id in session.exec(
+            select(RawSubmission.id, RawSubmission.lead_id)
+            .where(col(RawSubmission.lead_id).is_not(None))
+            .order_by(col(RawSubmission.stored_at))
+        ):
+            submissions[str(lead_id)].append(sub_id)
+    return [
+        {
+            "lead_id": lead.id,
+            "submission_ids": submissions.get(lead.id, []),
+            "organization": name,
+            "channel": lead.channel,
+            "status": lead.status,
+            "reason": lead.reason,
+            "owner": lead.owner_id,
+            "fit_score": lead.fit_score,
+            "intent_score": lead.intent_score,
+            "fit_band": lead.fit_band,
+            "intent_band": lead.intent_band,
+            "criteria_version": lead.criteria_version,
+            "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
+        }
+        for lead, name in rows
+    ]
+
+
+@leads_app.command("list")
+def leads_list(
+    fmt: Annotated[Format, typer.Option("--format", help="table or jsonl.")] = Format.table,
+    status: Annotated[str | None, typer.Option(help="Only leads with this status.")] = None,
+) -> None:
+    """Every stored lead with status, reason, owner, scores and bands."""
+    lines = lead_lines(status)
+    if fmt is Format.jsonl:
+        for line in lines:
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"{len(lines)} leads", title_justify="left")
+    for name in ("lead", "organization", "channel", "status", "reason", "owner", "fit", "intent"):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=36)
+    for line in lines:
+        table.add_row(
+            line["lead_id"][:12],
+            line["organization"] or "",
+            line["channel"],
+            line["status"],
+            line["reason"] or "",
+            line["owner"] or "",
+            f"{line['fit_score']} {line['fit_band']}",
+            f"{line['intent_score']} {line['intent_band']}",
+        )
+    out.print(table)
+
+
+def find_lead(prefix: str) -> Lead:
+    with session_scope() as session:
+        found = session.exec(select(Lead).where(col(Lead.id).startswith(prefix)).limit(2)).all()
+    if len(found) != 1:
+        why = "no lead" if not found else "more than one lead"
+        err.print(f"{why} with an id starting {prefix!r}", markup=False)
+        raise typer.Exit(2)
+    return found[0]
+
+
+@leads_app.command("show")
+def leads_show(
+    lead_id: Annotated[str, typer.Argument(help="A lead id (or its first characters).")],
+) -> None:
+    """A lead and every decision about it, each check in order, readable without the code."""
+    lead = find_lead(lead_id)
+    with session_scope() as session:
+        org = session.get(Organization, lead.organization_id)
+        records = session.exec(
+            select(DecisionRecord)
+            .where(col(DecisionRecord.lead_id) == lead.id)
+            .order_by(col(DecisionRecord.created_at))
+        ).all()
+        assignments = session.exec(
+            select(Assignment)
+            .where(col(Assignment.lead_id) == lead.id)
+            .order_by(col(Assignment.id))
+        ).all()
+    out.print(f"Lead {lead.id}: {org.name if org else ''}", markup=False)
+    out.print(
+        f"  status {lead.status} ({lead.reason}); fit {lead.fit_score} {lead.fit_band}, "
+        f"intent {lead.intent_score} {lead.intent_band}; owner {lead.owner_id or 'none'}; "
+        f"criteria {lead.criteria_version}",
+        markup=False,
+    )
+    if lead.sla_due_at:
+        out.print(f"  SLA due {lead.sla_due_at:%Y-%m-%d %H:%M} UTC", markup=False)
+    for a in assignments:
+        skipped = "; ".join(f"skipped {o}: {why}" for o, why in a.skipped)
+        fallback = " (fallback owner)" if a.via_fallback else ""
+        out.print(f"  assigned to {a.owner_id}{fallback} {skipped}".rstrip(), markup=False)
+    for record in records:
+        applied = "" if record.applied else " (recorded; the lead kept its status)"
+        out.print()
+        out.print(
+            f"Decision {record.created_at:%Y-%m-%d %H:%M} by {record.decided_by}: "
+            f"{record.status} ({record.reason}){applied}, submission {record.submission_id}",
+            markup=False,
+        )
+        step = None
+        for check in record.record.get("checks", []):
+            if check["step"] != step:
+                step = check["step"]
+                out.print(f"  [{step}]", markup=False)
+            out.print(f"    {check['detail']}", markup=False)
