@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 Status = Literal[
@@ -128,7 +128,26 @@ class Decision:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Plain data for storage (a shallow walk: `asdict` deep-copies and is ~10x slower)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["route"] = {
+            "team": self.route.team,
+            "candidates": list(self.route.candidates),
+            "skipped": [list(s) for s in self.route.skipped],
+            "fallback": self.route.fallback,
+        }
+        data["checks"] = [
+            {
+                "step": c.step,
+                "name": c.name,
+                "outcome": c.outcome,
+                "detail": c.detail,
+                "points": c.points,
+            }
+            for c in self.checks
+        ]
+        for name in ("borderline_reasons", "dedupe_keys", "discovery_questions"):
+            data[name] = list(data[name])
         data["explanations"] = self.explanations
         return data
 

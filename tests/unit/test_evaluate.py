@@ -328,3 +328,21 @@ def test_every_disqualification_reason_of_the_design_is_known() -> None:
         "duplicate",
         "spam",
     }
+
+
+def test_the_stored_form_of_a_decision_is_plain_json_with_every_check() -> None:
+    import json
+
+    d = decide(SQL_LEAD)
+    data = json.loads(json.dumps(d.to_dict()))
+    assert data["status"] == "sql"
+    assert len(data["checks"]) == len(d.checks)
+    assert data["checks"][0] == {
+        "step": d.checks[0].step,
+        "name": d.checks[0].name,
+        "outcome": d.checks[0].outcome,
+        "detail": d.checks[0].detail,
+        "points": d.checks[0].points,
+    }
+    assert data["route"]["candidates"] == ["ava-patel", "ben-okafor"]
+    assert data["explanations"] == d.explanations

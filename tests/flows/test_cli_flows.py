@@ -1,0 +1,66 @@
+"""The channel and lead commands of `medleads` against a real Prefect server and database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.paths import SAMPLES
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+runner = CliRunner()
+LEAD_KEYS = {
+    "lead_id",
+    "submission_ids",
+    "status",
+    "reason",
+    "owner",
+    "fit_score",
+    "intent_score",
+    "fit_band",
+    "intent_band",
+    "criteria_version",
+}
+
+
+def test_outbound_then_leads_list_and_show(settings_env: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["outbound", str(SAMPLES / "outbound.csv")])
+    assert result.exit_code == 0, result.output
+    assert "outbound: 6 processed in 1 chunk(s); 6 new lead(s)" in result.stdout
+    assert "rows stored 6, already stored 0, rejected 1" in result.stdout
+
+    listed = runner.invoke(app, ["leads", "list", "--format", "jsonl"])
+    lines = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert len(lines) == 6
+    assert all(LEAD_KEYS <= set(line) for line in lines)
+    albany = next(line for line in lines if line["organization"] == "Albany Cardiovascular Group")
+    assert (albany["status"], albany["owner"]) == ("mql", "mia-chen")
+    assert len(albany["submission_ids"]) == 1
+
+    shown = runner.invoke(app, ["leads", "show", albany["lead_id"][:10]])
+    assert shown.exit_code == 0, shown.output
+    assert "status mql (routing_table_mql)" in shown.stdout
+    assert "Fit +35: cardiology is a core specialty." in shown.stdout
+    assert "assigned to mia-chen" in shown.stdout
+
+
+def test_leads_show_names_an_unknown_id(settings_env: Path) -> None:
+    runner.invoke(app, ["db", "upgrade"])
+    result = runner.invoke(app, ["leads", "show", "nope"])
+    assert result.exit_code == 2
+    assert "no lead with an id starting 'nope'" in result.stderr
+
+
+def test_webinar_command_refuses_a_file_without_required_columns(
+    settings_env: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "attendees.csv"
+    bad.write_text("Name,Session\nAnn,Cardio\n")
+    result = runner.invoke(app, ["webinar", str(bad)])
+    assert result.exit_code != 0
+    assert "missing required column organization_name" in result.stderr + str(result.exception)
