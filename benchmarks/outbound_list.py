@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import csv
+import datetime as dt
 import os
 import tempfile
 import time
@@ -24,7 +24,7 @@ def write_list(path: Path, count: int) -> None:
     data = rows(count)
     first = next(data)
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, list(first) + ["channel_note"], extrasaction="ignore")
+        writer = csv.DictWriter(f, list(first))
         writer.writeheader()
         writer.writerow(first)
         writer.writerows(data)
