@@ -22,6 +22,7 @@ from qualification.evaluate import evaluate
 
 from .channels import register as register_channels
 from .console import err, out
+from .demo import demo
 from .leads import db_app, leads_app
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(criteria_app, name="criteria")
 app.add_typer(leads_app, name="leads")
 app.add_typer(db_app, name="db")
 register_channels(app)
+app.command("demo")(demo)
 
 
 SAMPLES = PROJECT_ROOT / "intake" / "samples"
@@ -203,22 +205,6 @@ def evaluate_command(
     )
     if bad:
         raise typer.Exit(1)
-
-
-@app.command("demo")
-def demo() -> None:
-    """Evaluate the bundled sample leads of every channel and print what happened."""
-    sheet = _load(None)
-    out.print(f"Criteria sheet {get_settings().criteria} (version {sheet.version})", markup=False)
-    for name, channel in (
-        ("forms.jsonl", "form"),
-        ("webinar.csv", "webinar"),
-        ("outbound.csv", "outbound"),
-    ):
-        out.print()
-        run_evaluate(SAMPLES / name, sheet, OutputFormat.table, channel, {}, dt.date.today())
-    out.print()
-    out.print("Explain any row: medleads evaluate intake/samples/forms.jsonl --format jsonl")
 
 
 def main() -> None:
