@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -40,6 +41,7 @@ Step = Literal[
     "status",
     "routing",
     "nice_to_have",
+    "review",
 ]
 Outcome = Literal["pass", "fail", "unknown", "info"]
 
@@ -111,21 +113,7 @@ class Decision:
         return [c.detail for c in self.checks]
 
     def top_reasons(self, limit: int = 3) -> list[str]:
-        """The signals that moved the scores most, then the status rule."""
-        scored = sorted(
-            (c for c in self.checks if c.step in ("fit", "intent") and c.points > 0),
-            key=lambda c: -c.points,
-        )
-        rule = [
-            c.detail
-            for c in self.checks
-            if c.step in ("status", "hard_stop") and c.outcome == "fail"
-        ]
-        return (
-            (rule + [c.detail for c in scored])[:limit]
-            if rule
-            else [c.detail for c in scored][:limit]
-        )
+        return top_reasons([_check_dict(c) for c in self.checks], limit)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for storage (a shallow walk: `asdict` deep-copies and is ~10x slower)."""
@@ -174,3 +162,27 @@ class Decision:
             "route_team": self.route.team,
             "explanations": self.explanations,
         }
+
+
+def _check_dict(c: Check) -> dict[str, Any]:
+    return {
+        "step": c.step,
+        "name": c.name,
+        "outcome": c.outcome,
+        "detail": c.detail,
+        "points": c.points,
+    }
+
+
+def top_reasons(checks: Sequence[Mapping[str, Any]], limit: int = 3) -> list[str]:
+    """The rule that decided (a failed hard stop or status rule), then the biggest point gains."""
+    rules = [
+        c["detail"]
+        for c in checks
+        if c["step"] in ("hard_stop", "status", "review") and c["outcome"] == "fail"
+    ]
+    scored = sorted(
+        (c for c in checks if c["step"] in ("fit", "intent") and c["points"] > 0),
+        key=lambda c: -int(c["points"]),
+    )
+    return (rules + [c["detail"] for c in scored])[:limit]

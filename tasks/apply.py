@@ -28,7 +28,7 @@ from models.tables import (
     utcnow,
 )
 from qualification.criteria import Criteria
-from qualification.decision import Decision
+from qualification.decision import Decision, RoutePlan, top_reasons
 from qualification.routing import pick_owner
 from qualification.signals import parse_bool
 from qualification.vocab import SPECIALTY_LABELS
@@ -108,15 +108,10 @@ class _Chunk:
                 )
             ).all()
             self.org_by_domain = {str(domain): org_id for domain, org_id in orgs}
-        contact_ids = {lead.contact_id for lead in self.leads.values()}
         self.consent: dict[tuple[str, str], bool] = {}
-        if contact_ids:
-            events = session.execute(
-                select(ConsentEvent.contact_id, ConsentEvent.channel, ConsentEvent.granted)
-                .where(col(ConsentEvent.contact_id).in_(contact_ids))
-                .order_by(col(ConsentEvent.occurred_at), col(ConsentEvent.id))
-            ).all()
-            self.consent = {(c, ch): bool(g) for c, ch, g in events}
+        self.email_keys: set[str] = set()
+        self.handoff_keys: set[str] = set()
+        self._load_lead_side(list(self.leads.values()))
         self.consent_seen: set[tuple[str, str]] = set(
             session.execute(
                 select(ConsentEvent.submission_id, ConsentEvent.channel).where(
@@ -124,21 +119,39 @@ class _Chunk:
                 )
             ).all()
         )
-        known_leads = list(self.leads)
-        self.email_keys: set[str] = set()
-        self.handoff_keys: set[str] = set()
-        if known_leads:
-            self.email_keys = set(
-                session.execute(
-                    select(SentEmail.idempotency_key).where(col(SentEmail.lead_id).in_(known_leads))
-                ).scalars()
-            )
-            self.handoff_keys = set(
-                session.execute(
-                    select(Handoff.idempotency_key).where(col(Handoff.lead_id).in_(known_leads))
-                ).scalars()
-            )
         self.owners = self._owner_states()
+
+    @classmethod
+    def for_lead(cls, session: Session, criteria: Criteria, lead: Lead) -> _Chunk:
+        """The same state for one existing lead (a reviewer's decision, a recheck)."""
+        chunk = cls(session, criteria, [], [])
+        chunk.leads[lead.id] = lead
+        chunk._load_lead_side([lead])
+        return chunk
+
+    def _load_lead_side(self, leads: list[Lead]) -> None:
+        """Consent ledger, queued email keys and handoff keys of existing leads."""
+        if not leads:
+            return
+        session = self.session
+        contact_ids = {lead.contact_id for lead in leads}
+        events = session.execute(
+            select(ConsentEvent.contact_id, ConsentEvent.channel, ConsentEvent.granted)
+            .where(col(ConsentEvent.contact_id).in_(contact_ids))
+            .order_by(col(ConsentEvent.occurred_at), col(ConsentEvent.id))
+        ).all()
+        self.consent.update({(c, ch): bool(g) for c, ch, g in events})
+        lead_ids = [lead.id for lead in leads]
+        self.email_keys |= set(
+            session.execute(
+                select(SentEmail.idempotency_key).where(col(SentEmail.lead_id).in_(lead_ids))
+            ).scalars()
+        )
+        self.handoff_keys |= set(
+            session.execute(
+                select(Handoff.idempotency_key).where(col(Handoff.lead_id).in_(lead_ids))
+            ).scalars()
+        )
 
     def _owner_states(self) -> dict[str, OwnerState]:
         owners = self.criteria.sheet.routing.owners
@@ -225,8 +238,8 @@ class _Chunk:
     def consented(self, lead: Lead, channel: str) -> bool:
         return self.consent.get((lead.contact_id, channel), False)
 
-    def assign(self, lead: Lead, decision: Decision, record_id: str) -> None:
-        team = decision.route.team
+    def assign(self, lead: Lead, route: RoutePlan, record_id: str) -> None:
+        team = route.team
         if team not in ("sales", "marketing"):
             if lead.owner_id and lead.owner_id in self.owners:
                 self.owners[lead.owner_id].open_leads -= 1
@@ -236,9 +249,7 @@ class _Chunk:
             return  # already owned in this team: keep the owner
         open_leads = {k: v.open_leads for k, v in self.owners.items()}
         last = {k: v.last_assigned_seq for k, v in self.owners.items()}
-        owner_id, skipped = pick_owner(
-            decision.route, open_leads, last, self.criteria.sheet.routing
-        )
+        owner_id, skipped = pick_owner(route, open_leads, last, self.criteria.sheet.routing)
         if owner_id is None:
             return
         if lead.owner_id and lead.owner_id in self.owners:
@@ -253,7 +264,7 @@ class _Chunk:
                 lead_id=lead.id,
                 owner_id=owner_id,
                 team=team,
-                via_fallback=owner_id == decision.route.fallback,
+                via_fallback=owner_id == route.fallback,
                 skipped=[list(s) for s in skipped],
                 decision_id=record_id,
                 assigned_at=self.now,
@@ -316,7 +327,7 @@ class _Chunk:
         return queued
 
     def queue_handoff(
-        self, claimed: Claimed, lead: Lead, decision: Decision, record_id: str
+        self, payload: dict[str, Any], lead: Lead, record: dict[str, Any], record_id: str
     ) -> Handoff | None:
         if lead.status not in HANDOFF_STATUSES:
             return None
@@ -328,7 +339,7 @@ class _Chunk:
         handoff = Handoff(
             idempotency_key=key,
             lead_id=lead.id,
-            payload=handoff_payload(claimed, lead, decision, record_id, self.criteria, consent),
+            payload=handoff_payload(payload, lead, record, record_id, self.criteria, consent),
             created_at=self.now,
         )
         self.session.add(handoff)
@@ -336,16 +347,17 @@ class _Chunk:
 
 
 def handoff_payload(
-    claimed: Claimed,
+    payload: dict[str, Any],
     lead: Lead,
-    decision: Decision,
+    record: dict[str, Any],
     record_id: str,
     criteria: Criteria,
     consent: dict[str, bool],
 ) -> dict[str, Any]:
-    """What the CRM receives (DESIGN §6). No free text when the submission was redacted."""
-    payload = claimed.payload
+    """What the CRM receives (DESIGN §6), from the raw submission and the decision record.
+    No free text when the submission was redacted."""
     owner = criteria.sheet.routing.by_id.get(lead.owner_id or "")
+    stated = record.get("timeline_days") is not None
     return {
         "lead_id": lead.id,
         "status": lead.status,
@@ -353,35 +365,35 @@ def handoff_payload(
         "campaign": lead.campaign,
         "channel": lead.channel,
         "organization": {
-            "name": decision.organization_name,
-            "domain": decision.domain,
-            "type": decision.org_type,
-            "state": decision.state,
-            "country": decision.country,
+            "name": record.get("organization_name"),
+            "domain": record.get("domain"),
+            "type": record.get("org_type"),
+            "state": record.get("state"),
+            "country": record.get("country"),
         },
         "contact": {
             "name": payload.get("contact_name"),
-            "role": decision.role,
-            "influence": decision.influence,
-            "email": decision.email,
-            "phone": decision.phone,
+            "role": record.get("role"),
+            "influence": record.get("influence"),
+            "email": record.get("email"),
+            "phone": record.get("phone"),
         },
-        "specialty": decision.specialty,
-        "fit_score": decision.fit_score,
-        "intent_score": decision.intent_score,
-        "fit_band": decision.fit_band,
-        "intent_band": decision.intent_band,
-        "top_reasons": decision.top_reasons(),
-        "timeline": decision.timeframe if decision.timeline_days is not None else None,
-        "no_timeline_reason": None if decision.timeline_days is not None else decision.reason,
-        "discovery_notes": None if decision.redacted else payload.get("message"),
-        "discovery_questions": list(decision.discovery_questions),
+        "specialty": record.get("specialty"),
+        "fit_score": lead.fit_score,
+        "intent_score": lead.intent_score,
+        "fit_band": lead.fit_band,
+        "intent_band": lead.intent_band,
+        "top_reasons": top_reasons(record.get("checks", [])),
+        "timeline": record.get("timeframe") if stated else None,
+        "no_timeline_reason": None if stated else lead.reason,
+        "discovery_notes": None if lead.redacted else payload.get("message"),
+        "discovery_questions": list(record.get("discovery_questions", [])),
         "current_vendor": payload.get("current_vendor"),
         "budget_range": payload.get("budget_range"),
         "owner": {"id": owner.id, "name": owner.name, "email": owner.email} if owner else None,
         "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
         "consent": consent,
-        "criteria_version": decision.criteria_version,
+        "criteria_version": record.get("criteria_version"),
         "decision_record": {"id": record_id, "show": f"medleads leads show {lead.id}"},
     }
 
@@ -400,6 +412,7 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
             rank > STATUS_RANK.get(lead.status, 0) or decision.status == "in_review"
         )
     chunk.record_consent(claimed, lead)
+    stored = decision.to_dict()
     record = DecisionRecord(
         lead_id=lead.id,
         submission_id=claimed.id,
@@ -412,7 +425,7 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
         borderline=decision.borderline,
         criteria_version=decision.criteria_version,
         applied=takes_over,
-        record=decision.to_dict(),
+        record=stored,
         created_at=chunk.now,
     )
     session.add(record)
@@ -432,10 +445,10 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
         lead.recheck_at = (
             chunk.now + dt.timedelta(days=decision.recheck_days) if decision.recheck_days else None
         )
-        chunk.assign(lead, decision, record.id)
+        chunk.assign(lead, decision.route, record.id)
         if decision.status == "in_review":
             result.review_lead_ids.append(lead.id)
-        handoff = chunk.queue_handoff(claimed, lead, decision, record.id)
+        handoff = chunk.queue_handoff(claimed.payload, lead, stored, record.id)
         if handoff is not None:
             result.handoff_keys.append(handoff.idempotency_key)
     for email in chunk.queue_emails(claimed, lead, decision):
