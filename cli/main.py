@@ -24,6 +24,7 @@ from .channels import register as register_channels
 from .console import err, out
 from .demo import demo
 from .leads import db_app, leads_app
+from .review import review_app
 
 app = typer.Typer(
     help="Qualify and route B2B healthcare sales leads, with every decision explained.",
@@ -34,8 +35,19 @@ criteria_app = typer.Typer(help="Check and manage criteria sheets.", no_args_is_
 app.add_typer(criteria_app, name="criteria")
 app.add_typer(leads_app, name="leads")
 app.add_typer(db_app, name="db")
+app.add_typer(review_app, name="review")
 register_channels(app)
 app.command("demo")(demo)
+
+
+@app.command("serve")
+def serve_command(
+    sweep_minutes: Annotated[float, typer.Option(help="Minutes between review sweeps.")] = 5,
+) -> None:
+    """Serve the review and review-sweep deployments (keep it running)."""
+    from flows.serve import main as serve_main
+
+    serve_main(sweep_minutes)
 
 
 SAMPLES = PROJECT_ROOT / "intake" / "samples"

@@ -11,6 +11,7 @@ from tasks.artifacts import RunSummary, publish_summary
 from tasks.criteria import active_criteria
 from tasks.deliver import deliver_pending_handoffs, send_pending_emails
 from tasks.evaluation import evaluate_chunk
+from tasks.review import open_reviews
 from tasks.store import claim_pending
 
 
@@ -20,7 +21,10 @@ def drain(summary: RunSummary, batch_size: int, lease_minutes: float) -> RunSumm
     claimer = flow_run.get_id() or uuid.uuid4().hex
     while chunk := claim_pending(summary.channel, batch_size, claimer, lease_minutes):
         decisions = evaluate_chunk(chunk, criteria)
-        summary.add_chunk(apply_decisions(chunk, decisions, criteria, claimer))
+        applied = apply_decisions(chunk, decisions, criteria, claimer)
+        summary.add_chunk(applied)
+        if applied.review_lead_ids:
+            open_reviews(applied.review_lead_ids)
         summary.add_delivery(send_pending_emails(), deliver_pending_handoffs())
     publish_summary(summary)
     return summary

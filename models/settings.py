@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     # How long a claimed submission, email or handoff may stay in flight before another run
     # treats the run that holds it as crashed.
     delivery_lease_minutes: float = 10
+    # Moves the review sweep's clock (drills and tests move time by setting, not by sleeping).
+    clock_offset_hours: float = 0
 
     @property
     def resolved_database_url(self) -> str:

@@ -217,3 +217,45 @@ class Handoff(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: dt.datetime = Field(default_factory=utcnow)
     delivered_at: dt.datetime | None = None
+
+
+class Review(SQLModel, table=True):
+    """A borderline lead waiting for a person; decided exactly once."""
+
+    __tablename__ = "review"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    lead_id: str = _fk("lead.id", index=True, max_length=32)
+    decision_id: str | None = Field(default=None, max_length=32)
+    flow_run_id: str | None = Field(default=None, max_length=64)
+    # pending -> decided
+    state: str = Field(default="pending", index=True, max_length=16)
+    proposed_status: str | None = Field(default=None, max_length=32)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    refusals: int = 0
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    due_at: dt.datetime | None = None
+    reminded_at: dt.datetime | None = None
+    escalated_at: dt.datetime | None = None
+    decided_at: dt.datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=128)
+    option: str | None = Field(default=None, max_length=32)
+    via: str | None = Field(default=None, max_length=16)
+
+
+class ReviewEvent(SQLModel, table=True):
+    """The audit trail of a review: decisions, refusals, reminders, escalations."""
+
+    __tablename__ = "review_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    review_id: str = _fk("review.id", index=True, max_length=32)
+    kind: str = Field(max_length=16)  # decision, refused, reminder, escalation
+    actor: str = Field(max_length=128)
+    via: str = Field(max_length=16)  # ui, cli, api, sweep
+    option: str | None = Field(default=None, max_length=32)
+    reason: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    snapshot: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = Field(default_factory=utcnow)

@@ -33,7 +33,7 @@ MustHave = Literal["specialty", "org_type", "decision_role", "location", "timefr
 NiceToHave = Literal[
     "current_vendor", "budget_range", "locations_count", "website", "npi", "phone", "timeframe"
 ]
-ReviewDefault = Literal["nurture", "mql", "disqualify"]
+ReviewDefault = Literal["nurture", "mql"]
 
 CHANNELS: tuple[str, ...] = ("form", "webinar", "outbound")
 INTEREST_TYPES: tuple[str, ...] = (

@@ -175,11 +175,12 @@ def _check_dict(c: Check) -> dict[str, Any]:
 
 
 def top_reasons(checks: Sequence[Mapping[str, Any]], limit: int = 3) -> list[str]:
-    """The rule that decided (a failed hard stop or status rule), then the biggest point gains."""
-    rules = [
+    """What decided (a reviewer, a failed hard stop or status rule), then the biggest gains."""
+    reviewed = [c["detail"] for c in checks if c["step"] == "review"]
+    rules = reviewed[-1:] + [
         c["detail"]
         for c in checks
-        if c["step"] in ("hard_stop", "status", "review") and c["outcome"] == "fail"
+        if c["step"] in ("hard_stop", "status") and c["outcome"] == "fail"
     ]
     scored = sorted(
         (c for c in checks if c["step"] in ("fit", "intent") and c["points"] > 0),

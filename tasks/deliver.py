@@ -32,6 +32,8 @@ SENDER = "medleads <no-reply@medleads.local>"
 UNSUBSCRIBE_NOTE = "Reply STOP to this email to stop hearing from us."
 
 Outcome = dict[str, Any]
+# Emails to our own staff (reviewers, fallback owners) do not depend on the lead's consent.
+INTERNAL_KINDS = frozenset({"reviewer_notification", "sla_escalation"})
 
 
 @dataclass
@@ -176,7 +178,7 @@ def send_pending_emails(url: str | None = None, mailer: Mailer | None = None) ->
 def _send_one(
     row: SentEmail, *, allowed: set[str], mailer: Mailer, report: DeliveryReport
 ) -> Outcome:
-    if row.lead_id not in allowed:
+    if row.kind not in INTERNAL_KINDS and row.lead_id not in allowed:
         report.skipped += 1
         return {"id": row.id, "state": "skipped", "error": "no email consent in the ledger"}
     context = {"sender_name": "The ClearIntake team", "unsubscribe_note": UNSUBSCRIBE_NOTE}

@@ -1,0 +1,66 @@
+"""The review sweep: reminder, escalation, then the sheet's default action (§5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.criteria import active_criteria
+from tasks.deliver import send_pending_emails
+from tasks.review import (
+    expiry_answer,
+    pending_reviews,
+    record_step,
+    resume_review,
+    start_review_run,
+)
+
+
+@dataclass
+class SweepReport:
+    started: list[str] = field(default_factory=list)
+    reminded: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@task(name="sweep-reviews", cache_policy=NO_CACHE, retries=1)
+def sweep_reviews() -> SweepReport:
+    """Each step whose time has come, in order, once; the default resumes the run as `system`."""
+    review = active_criteria().sheet.review
+    report = SweepReport()
+    for line in pending_reviews():
+        review_id = line["review_id"]
+        if not line["flow_run_id"]:
+            if start_review_run(review_id):
+                report.started.append(review_id)
+            continue
+        hours = line["age_seconds"] / 3600
+        if hours >= review.reminder_hours and record_step(review_id, "reminder"):
+            report.reminded.append(review_id)
+        if hours >= review.escalate_hours and record_step(review_id, "escalation"):
+            report.escalated.append(review_id)
+        if hours >= review.default_after_hours:
+            try:
+                resume_review(review_id, expiry_answer(active_criteria()))
+                report.expired.append(review_id)
+            except (PermissionError, LookupError, ValueError) as exc:
+                report.errors.append(f"{review_id[:8]}: {exc}")
+    return report
+
+
+@flow(name="review-sweep", log_prints=False)
+def review_sweep() -> SweepReport:
+    report = sweep_reviews()
+    send_pending_emails()
+    get_run_logger().info(
+        "reviews: %d started, %d reminded, %d escalated, %d given the default",
+        len(report.started),
+        len(report.reminded),
+        len(report.escalated),
+        len(report.expired),
+    )
+    return report
