@@ -244,7 +244,9 @@ def review_bulk(
                 "via": "cli",
             }
             if option == "disqualify":
-                answer["disqualification_reason"] = (row.get("reason") or "").strip() or None
+                answer["disqualification_reason"] = (
+                    row.get("reason") or ""
+                ).strip() or "not_applicable"
             if not decide(review_id, answer, wait):
                 failed += 1
     if failed:

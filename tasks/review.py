@@ -40,6 +40,7 @@ from .criteria import active_criteria
 REVIEW_DEPLOYMENT = "review-lead/review"
 Option = Literal["approve_sql", "route_mql", "nurture", "disqualify", "need_more_info"]
 Reason = Literal[
+    "not_applicable",
     "out_of_geography",
     "out_of_scope_service",
     "wrong_org_type",
@@ -66,7 +67,7 @@ class ReviewInput(RunInput):
     """The answer; fields a reviewer may leave alone have defaults (the UI omits them)."""
 
     decision: Option
-    disqualification_reason: Reason | None = None
+    disqualification_reason: Reason = "not_applicable"
     reviewer: str = Field(min_length=1, description="Your name")
     note: str = ""
     via: Via = "ui"
@@ -269,7 +270,8 @@ def prepare_review(review_id: str) -> ReviewView:
 def _problem(answer: dict[str, Any]) -> str | None:
     if not str(answer.get("reviewer") or "").strip():
         return "a reviewer name is required"
-    if answer.get("decision") == "disqualify" and not answer.get("disqualification_reason"):
+    reason = answer.get("disqualification_reason")
+    if answer.get("decision") == "disqualify" and reason in (None, "", "not_applicable"):
         return "disqualify needs a disqualification_reason"
     return None
 
