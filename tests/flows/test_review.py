@@ -238,3 +238,29 @@ def test_the_sweep_reminds_escalates_then_applies_the_default(
     escalation = [to for to, ctx in emails if ctx["is_escalation"]]
     assert escalation == ["sales.manager@example.com"]
     assert sweep_at(30).expired == []  # nothing left to expire
+
+
+def test_bulk_decisions_apply_line_by_line_and_report_bad_lines(
+    served: Path, tmp_path: Path
+) -> None:
+    review = open_review(3)
+    shown = runner.invoke(app, ["review", "show", review.id[:8]])
+    assert shown.exit_code == 0, shown.output
+    assert "Why a person decides:" in shown.stdout
+    assert "Contact: Jordan Blake <jordan3@lakeside3.example.com>" in shown.stdout
+
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text(
+        "review_id,decision,reason,note\n"
+        "nope,approve,,\n"
+        f"{review.id},maybe,,\n"
+        f"{review.id},reject,wrong_org_type,a wellness spa\n"
+    )
+    result = runner.invoke(app, ["review", "bulk", "--file", str(decisions), "--reviewer", "dana"])
+    assert result.exit_code == 1  # two bad lines, reported; the good one still applied
+    assert "review nope: refused: no review 'nope'" in result.stderr
+    assert f"{decisions}: row 3: needs review_id and a decision" in result.stderr
+    assert "lead is now disqualified (wrong_org_type)" in result.stdout
+    assert review.flow_run_id is not None
+    assert wait_for(review.flow_run_id, {"Completed", "Failed"}) == "Completed"
+    assert events(review.id) == [("decision", "dana", "cli")]
