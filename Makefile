@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo stop test lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: lint typecheck unit
 
 demo: $(STAMP)
 	$(BIN)/medleads demo
+
+stop: $(STAMP)
+	$(BIN)/medleads stop
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.core_speed

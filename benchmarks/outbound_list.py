@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -24,7 +25,9 @@ def write_list(path: Path, count: int) -> None:
     data = rows(count)
     first = next(data)
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, list(first))
+        # CMS rows carry org_type, NPPES rows npi and contact_role: one header for both.
+        fields = list(dict.fromkeys([*first, "org_type", "npi", "contact_role"]))
+        writer = csv.DictWriter(f, fields, restval="")
         writer.writeheader()
         writer.writerow(first)
         writer.writerows(data)
@@ -38,9 +41,9 @@ async def run_counts(since: float) -> tuple[int, int]:
         TaskRunFilter,
         TaskRunFilterStartTime,
     )
-    from prefect.types import DateTime
 
-    start = DateTime.fromtimestamp(since, tz=dt.UTC)
+    # Prefect's filters take plain datetimes at run time (its pendulum types are deprecated).
+    start: Any = dt.datetime.fromtimestamp(since, tz=dt.UTC)
     async with get_client() as client:
         flows = await client.count_flow_runs(
             flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=start))

@@ -1,50 +1,156 @@
-"""`medleads demo`: the sample leads of every channel through the real flows, then where to look."""
+"""`medleads demo`: the local stack up, the sample leads of every channel in through the real
+paths (forms and a webinar callback over HTTP, an outbound list through its deployment), then a
+summary and where to look. Borderline leads stay suspended for review. Safe to run again."""
 
 from __future__ import annotations
 
+import csv
+import json
+import time
 from collections import Counter
+from typing import Any
 
-from models.db import upgrade
-from models.settings import PROJECT_ROOT, get_settings
+import httpx
+from rich.table import Table
+from sqlmodel import col, func, select
 
-from .channels import print_summary
-from .console import out
+from models.db import session_scope, upgrade
+from models.settings import PROJECT_ROOT
+
+from .console import err, out
 from .leads import lead_lines
+from .stack import Stack, start
 
 SAMPLES = PROJECT_ROOT / "intake" / "samples"
 
 
+def _signed_post(client: httpx.Client, url: str, body: dict[str, Any], secret: str) -> str:
+    from tasks.crm import sign
+
+    raw = json.dumps(body).encode()
+    stamp = str(int(time.time()))
+    response = client.post(
+        url,
+        content=raw,
+        headers={
+            "Content-Type": "application/json",
+            "X-Medleads-Timestamp": stamp,
+            "X-Medleads-Signature": sign(secret, stamp, raw),
+        },
+    )
+    response.raise_for_status()
+    return str(response.json()["submission_id"])
+
+
+def _post_samples(s: Stack) -> list[str]:
+    from intake.security import intake_secret
+
+    secret = intake_secret()
+    ids: list[str] = []
+    with httpx.Client(timeout=10) as client:
+        for line in (SAMPLES / "forms.jsonl").read_text().splitlines():
+            ids.append(_signed_post(client, f"{s.intake_url}/v1/forms", json.loads(line), secret))
+        with (SAMPLES / "webinar.csv").open(encoding="utf-8-sig", newline="") as f:
+            for row in csv.DictReader(f):
+                callback = {k.lower().replace(" ", "_"): v for k, v in row.items()}
+                ids.append(_signed_post(client, f"{s.intake_url}/v1/events/zoom", callback, secret))
+    return ids
+
+
+def _run_outbound() -> str:
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(
+        "outbound-list/outbound-list",
+        parameters={"file": str(SAMPLES / "outbound.csv")},
+        timeout=0,
+    )
+    assert isinstance(run, FlowRun)
+    return str(run.id)
+
+
+def _undecided() -> int:
+    from models.tables import RawSubmission
+
+    with session_scope() as session:
+        return int(
+            session.exec(
+                select(func.count())
+                .select_from(RawSubmission)
+                .where(col(RawSubmission.state).in_(["pending", "claimed"]))
+            ).one()
+        )
+
+
+def _reviews_waiting() -> list[dict[str, Any]]:
+    from prefect.client.orchestration import get_client
+
+    from tasks.review import pending_reviews
+
+    lines = pending_reviews()
+    with get_client(sync_client=True) as client:
+        for line in lines:
+            state = None
+            if line["flow_run_id"]:
+                from uuid import UUID
+
+                state = client.read_flow_run(UUID(line["flow_run_id"])).state
+            line["run_state"] = state.name if state else "not started"
+    return lines
+
+
+def _wait_until_decided(seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        waiting = _reviews_waiting()
+        if _undecided() == 0 and all(r["run_state"] == "Suspended" for r in waiting):
+            return
+        time.sleep(2)
+    err.print(f"not everything was decided within {seconds:.0f} s; the summary shows what was")
+
+
 def demo() -> None:
-    """Run the sample form posts, webinar list and outbound list through their flows."""
-    from flows.inbound_form import inbound_form
-    from flows.outbound_list import outbound_list
-    from flows.webinar import webinar
-    from intake.files import SubmissionFile
-    from tasks.criteria import active_criteria
-    from tasks.store import store_submissions
+    """Start the stack, send the samples in through every channel, print what happened."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    settings = get_settings()
-    criteria = active_criteria()
-    upgrade()
-    out.print(f"criteria {settings.criteria} (version {criteria.version})", markup=False)
-    forms = SubmissionFile(SAMPLES / "forms.jsonl", channel="form")
-    good = [(r.submission, r.raw) for r in forms.rows() if r.submission is not None]
-    new, _ = store_submissions(good, source="forms.jsonl")
-    out.print(f"stored {new} new sample form post(s) of {len(good)} (as the intake would)")
-    print_summary(inbound_form())
-    print_summary(webinar(file=str(SAMPLES / "webinar.csv")))
-    print_summary(outbound_list(file=str(SAMPLES / "outbound.csv")))
+    s = start()
+    with temporary_settings(updates={PREFECT_API_URL: s.prefect_api}):
+        upgrade()
+        ids = _post_samples(s)
+        out.print(f"posted {len(ids)} form and webinar submissions to the intake over HTTP")
+        run_id = _run_outbound()
+        out.print(f"started the outbound-list deployment on the sample list (run {run_id[:8]})")
+        _wait_until_decided(300)
+        _summary(s, _reviews_waiting())
 
+
+def _summary(s: Stack, reviews: list[dict[str, Any]]) -> None:
     leads = lead_lines()
     statuses = Counter(line["status"] for line in leads)
     owners = Counter(line["owner"] for line in leads if line["owner"])
-    data = settings.data_dir.resolve()
-    out.print()
-    out.print(f"{len(leads)} leads: " + ", ".join(f"{s} {n}" for s, n in statuses.most_common()))
-    out.print("owners: " + ", ".join(f"{o} {n}" for o, n in owners.most_common()), markup=False)
-    out.print(f"emails (.eml):       {data / 'outbox'}", markup=False)
-    out.print(f"CRM handoffs:        {data / 'handoffs.jsonl'}", markup=False)
-    out.print(f"rejected rows:       {data / 'reports'}", markup=False)
-    out.print("every lead:          .venv/bin/medleads leads list", markup=False)
-    out.print("one decision, why:   .venv/bin/medleads leads show <lead id>", markup=False)
-    out.print("run it again: nothing is stored, sent or handed off twice.", markup=False)
+    outbox = list((s.data / "outbox").glob("*.eml")) if (s.data / "outbox").exists() else []
+    handoffs = s.data / "handoffs.jsonl"
+    handed = len(handoffs.read_text().splitlines()) if handoffs.exists() else 0
+    table = Table(title="medleads demo", title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("value", overflow="fold")
+    table.add_row(
+        "leads", f"{len(leads)}: " + ", ".join(f"{k} {v}" for k, v in statuses.most_common())
+    )
+    table.add_row("owners", ", ".join(f"{k} {v}" for k, v in owners.most_common()))
+    table.add_row("emails written", f"{len(outbox)} .eml files in {s.data / 'outbox'}")
+    table.add_row("CRM handoffs", f"{handed} lines in {handoffs}")
+    table.add_row("reviews waiting", str(len(reviews)))
+    for review in reviews:
+        table.add_row(
+            f"  {review['organization']}",
+            f"{review['run_state']}: {s.ui}/runs/flow-run/{review['flow_run_id']}",
+        )
+    table.add_row("Prefect UI", s.ui)
+    table.add_row("intake", f"{s.intake_url}/v1/forms (signed posts; see README)")
+    out.print(table)
+    out.print(
+        "decide a review: open its link and press Resume, or `.venv/bin/medleads review list`"
+    )
+    out.print("stop everything: make stop")

@@ -154,3 +154,15 @@ def leads_show(
                 step = check["step"]
                 out.print(f"  [{step}]", markup=False)
             out.print(f"    {check['detail']}", markup=False)
+
+
+@leads_app.command("touch")
+def leads_touch(
+    lead_id: Annotated[str, typer.Argument(help="A lead id (or its first characters).")],
+) -> None:
+    """Record the owner's first touch of a lead (stops SLA escalation)."""
+    from tasks.sla import record_first_touch
+
+    lead = find_lead(lead_id)
+    at = record_first_touch(lead.id)
+    out.print(f"lead {lead.id[:12]}: first touch {at:%Y-%m-%d %H:%M} UTC", markup=False)

@@ -25,6 +25,7 @@ from .console import err, out
 from .demo import demo
 from .leads import db_app, leads_app
 from .review import review_app
+from .sla import register as register_sla
 
 app = typer.Typer(
     help="Qualify and route B2B healthcare sales leads, with every decision explained.",
@@ -37,6 +38,7 @@ app.add_typer(leads_app, name="leads")
 app.add_typer(db_app, name="db")
 app.add_typer(review_app, name="review")
 register_channels(app)
+register_sla(app)
 app.command("demo")(demo)
 
 
@@ -219,5 +221,26 @@ def evaluate_command(
         raise typer.Exit(1)
 
 
+@app.command("intake")
+def intake_command() -> None:
+    """Run the HTTP intake service (MEDLEADS_INTAKE_HOST:MEDLEADS_INTAKE_PORT)."""
+    from intake.app import run
+
+    run()
+
+
+@app.command("stop")
+def stop_command() -> None:
+    """Stop what `medleads demo` started (Prefect server, serve, intake)."""
+    from .stack import stop
+
+    stopped = stop()
+    out.print(f"stopped: {', '.join(stopped) or 'nothing was running'}", markup=False)
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

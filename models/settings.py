@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,8 @@ class Settings(BaseSettings):
     intake_secret: str | None = None
     intake_host: str = "127.0.0.1"
     intake_port: int = 8700
+    intake_api_keys: str = ""  # comma-separated; empty: only signed posts are accepted
+    intake_trigger_seconds: float = Field(default=1.0, ge=0)  # at most one event per window
     reviewer: str | None = None
     # How long a claimed submission, email or handoff may stay in flight before another run
     # treats the run that holds it as crashed.

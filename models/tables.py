@@ -39,7 +39,8 @@ class RawSubmission(SQLModel, table=True):
     row: int | None = None
     received_at: dt.datetime = Field(default_factory=utcnow)
     stored_at: dt.datetime = Field(default_factory=utcnow)
-    # pending -> claimed -> done; rejected when the row itself cannot be read.
+    # pending -> claimed -> done; recheck -> done for engagement rows (the recheck flow takes
+    # them); rejected when the row itself cannot be read.
     state: str = Field(default="pending", max_length=16)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: dt.datetime | None = None

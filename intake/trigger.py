@@ -1,0 +1,119 @@
+"""Tell Prefect that submissions are pending: at most one event per channel per time window."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Protocol
+
+from prefect.events import emit_event
+from prefect.settings import PREFECT_API_URL
+
+log = logging.getLogger(__name__)
+
+EVENT = "medleads.submissions.pending"
+
+
+class Emit(Protocol):
+    def __call__(
+        self, event: str, resource: dict[str, str], *, payload: dict[str, Any]
+    ) -> object: ...
+
+
+class PrefectNotConfigured(Exception):
+    """No Prefect server to tell; the scheduled sweep will process the submissions."""
+
+
+def emit_to_prefect(event: str, resource: dict[str, str], *, payload: dict[str, Any]) -> object:
+    """`emit_event`, fire-and-forget through Prefect's events worker, when a server is set."""
+    if PREFECT_API_URL.value() is None:
+        # emit_event would start a throwaway local Prefect server that no deployment listens to.
+        raise PrefectNotConfigured("PREFECT_API_URL is not set")
+    return emit_event(event=event, resource=resource, payload=payload)
+
+
+class Trigger:
+    """Counts stored submissions per channel; a background thread signals them in batches.
+
+    `notify` only bumps a counter, so a request never waits on Prefect or fails because of it.
+    """
+
+    def __init__(self, window: float = 1.0, emit: Emit = emit_to_prefect) -> None:
+        if window < 0:
+            raise ValueError("the trigger window must not be negative")
+        self.window = window
+        self.emitted: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+        self._emit = emit
+        self._pending: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    def notify(self, channel: str, count: int = 1) -> None:
+        with self._lock:
+            self._pending[channel] = self._pending.get(channel, 0) + count
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Emit one event per channel with pending work now."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for channel, count in pending.items():
+            self._send(channel, count)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._run, name="medleads-intake-trigger", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Signal what is still pending and end the thread."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait()
+            # Wait out the window first, so everything stored meanwhile rides on one event.
+            self._stopping.wait(self.window)
+            self._wake.clear()
+            self.flush()
+        self.flush()
+
+    def _send(self, channel: str, count: int) -> None:
+        resource = {
+            "prefect.resource.id": f"medleads.channel.{channel}",
+            "medleads.channel": channel,
+        }
+        try:
+            self._emit(EVENT, resource, payload={"count": count})
+        except Exception as exc:
+            with self._lock:
+                self.failed[channel] = self.failed.get(channel, 0) + 1
+                first, self._failing = not self._failing, True
+            # Exception texts can carry URLs with credentials: name the type only.
+            why = str(exc) if isinstance(exc, PrefectNotConfigured) else type(exc).__name__
+            log.log(
+                logging.WARNING if first else logging.DEBUG,
+                "could not signal %d pending %s submission(s) to Prefect (%s); "
+                "the scheduled intake sweep will process them",
+                count,
+                channel,
+                why,
+            )
+            return
+        with self._lock:
+            self.emitted[channel] = self.emitted.get(channel, 0) + 1
+            recovered, self._failing = self._failing, False
+        if recovered:
+            log.info("signalling pending submissions to Prefect again")
