@@ -1,9 +1,9 @@
 """Serve every medleads deployment from one process (`medleads serve`).
 
 Form and webinar runs start on the intake's `medleads.submissions.pending` events (coalesced by
-the intake, queued one at a time here); sweeps, recheck (hourly: each lead waits for its own
-horizon) and the SLA watch run on schedules; reviews are started per borderline lead.
-PREFECT_RUNNER_POLL_FREQUENCY sets how fast a scheduled run starts.
+the intake, queued one at a time here); sweeps, recheck (daily at 06:00 UTC: each lead waits
+for its own horizon) and the SLA watch run on schedules; reviews are started per borderline
+lead. PREFECT_RUNNER_POLL_FREQUENCY sets how fast a scheduled run starts.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def deployments(
         _deployment(
             recheck,
             name="recheck",
-            interval=3600,
+            cron="0 6 * * *",
             concurrency_limit=_one_at_a_time(),
             tags=["recheck"],
             description="Re-evaluate mql_no_timeline and temporary disqualifications when due.",
