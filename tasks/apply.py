@@ -398,6 +398,63 @@ def handoff_payload(
     }
 
 
+def new_record(
+    decision: Decision,
+    lead_id: str,
+    submission_id: str | None,
+    stored: dict[str, Any],
+    *,
+    applied: bool,
+    now: dt.datetime,
+    decided_by: str = "rules",
+) -> DecisionRecord:
+    """The immutable record of one evaluation of a lead."""
+    return DecisionRecord(
+        lead_id=lead_id,
+        submission_id=submission_id,
+        status=decision.status,
+        reason=decision.reason,
+        fit_score=decision.fit_score,
+        intent_score=decision.intent_score,
+        fit_band=decision.fit_band,
+        intent_band=decision.intent_band,
+        borderline=decision.borderline,
+        criteria_version=decision.criteria_version,
+        decided_by=decided_by,
+        applied=applied,
+        record=stored,
+        created_at=now,
+    )
+
+
+def take_decision(lead: Lead, decision: Decision, record_id: str, now: dt.datetime) -> None:
+    """The lead takes the decision's status, scores and bands (routing is the caller's)."""
+    lead.status, lead.reason = decision.status, decision.reason
+    lead.fit_score, lead.intent_score = decision.fit_score, decision.intent_score
+    lead.fit_band, lead.intent_band = decision.fit_band, decision.intent_band
+    lead.borderline = decision.borderline
+    lead.criteria_version = decision.criteria_version
+    lead.last_decision_id = record_id
+    lead.redacted = lead.redacted or decision.redacted
+    lead.updated_at = now
+
+
+def route_new_status(
+    chunk: _Chunk,
+    lead: Lead,
+    route: RoutePlan,
+    record: DecisionRecord,
+    payload: dict[str, Any],
+    clock: dt.datetime,
+) -> Handoff | None:
+    """A lead that just took a new status: a fresh first-touch SLA, an owner, a CRM handoff."""
+    sla = getattr(chunk.criteria.sheet.slas, lead.status, None)
+    lead.sla_due_at = clock + dt.timedelta(hours=sla) if sla else None
+    lead.first_touch_at = None
+    chunk.assign(lead, route, record.id)
+    return chunk.queue_handoff(payload, lead, record.record, record.id)
+
+
 def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: ApplyResult) -> str:
     session = chunk.session
     lead = chunk.lead_for(decision)
@@ -413,32 +470,10 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
         )
     chunk.record_consent(claimed, lead)
     stored = decision.to_dict()
-    record = DecisionRecord(
-        lead_id=lead.id,
-        submission_id=claimed.id,
-        status=decision.status,
-        reason=decision.reason,
-        fit_score=decision.fit_score,
-        intent_score=decision.intent_score,
-        fit_band=decision.fit_band,
-        intent_band=decision.intent_band,
-        borderline=decision.borderline,
-        criteria_version=decision.criteria_version,
-        applied=takes_over,
-        record=stored,
-        created_at=chunk.now,
-    )
+    record = new_record(decision, lead.id, claimed.id, stored, applied=takes_over, now=chunk.now)
     session.add(record)
     if takes_over:
-        lead.status = decision.status
-        lead.reason = decision.reason
-        lead.fit_score, lead.intent_score = decision.fit_score, decision.intent_score
-        lead.fit_band, lead.intent_band = decision.fit_band, decision.intent_band
-        lead.borderline = decision.borderline
-        lead.criteria_version = decision.criteria_version
-        lead.last_decision_id = record.id
-        lead.redacted = lead.redacted or decision.redacted
-        lead.updated_at = chunk.now
+        take_decision(lead, decision, record.id, chunk.now)
         lead.sla_due_at = (
             chunk.now + dt.timedelta(hours=decision.sla_hours) if decision.sla_hours else None
         )

@@ -25,8 +25,6 @@ from sqlmodel import Session, col, select
 from models.db import session_scope
 from models.tables import (
     ConsentEvent,
-    DecisionRecord,
-    Handoff,
     Lead,
     LeadKey,
     RawSubmission,
@@ -34,7 +32,7 @@ from models.tables import (
 )
 from qualification.contact import check_email
 from qualification.criteria import DISQUALIFICATION_REASONS, TEMPORARY_REASONS, Criteria
-from qualification.decision import Decision, RoutePlan
+from qualification.decision import Decision
 from qualification.evaluate import evaluate
 from qualification.signals import parse_bool, parse_count, parse_timeframe
 from qualification.submission import (
@@ -45,7 +43,7 @@ from qualification.submission import (
     submission_from_mapping,
 )
 
-from .apply import HELD_STATUSES, STATUS_RANK, _Chunk
+from .apply import HELD_STATUSES, STATUS_RANK, _Chunk, new_record, route_new_status, take_decision
 from .review import review_clock
 
 # An engagement row waits in this state until a recheck has looked at it, then it is "done".
@@ -540,22 +538,6 @@ def evaluate_rechecks(items: list[RecheckItem], criteria: Criteria) -> list[Rech
     return outcomes
 
 
-def route_new_status(
-    chunk: _Chunk,
-    lead: Lead,
-    route: RoutePlan,
-    record: DecisionRecord,
-    payload: dict[str, Any],
-    clock: dt.datetime,
-) -> Handoff | None:
-    """A lead that just took a new status: a fresh first-touch SLA, an owner, a CRM handoff."""
-    sla = getattr(chunk.criteria.sheet.slas, lead.status, None)
-    lead.sla_due_at = clock + dt.timedelta(hours=sla) if sla else None
-    lead.first_touch_at = None
-    chunk.assign(lead, route, record.id)
-    return chunk.queue_handoff(payload, lead, record.record, record.id)
-
-
 def _note(item: RecheckItem, old: str, verdict: str) -> dict[str, Any]:
     why = ", ".join(
         w
@@ -588,21 +570,14 @@ def _recheck_one(
     note = _note(item, old, verdict)
     stored["checks"].append(note)
     stored["explanations"].append(note["detail"])
-    record = DecisionRecord(
-        lead_id=lead.id,
-        submission_id=item.submission_id,
-        status=decision.status,
-        reason=decision.reason,
-        fit_score=decision.fit_score,
-        intent_score=decision.intent_score,
-        fit_band=decision.fit_band,
-        intent_band=decision.intent_band,
-        borderline=decision.borderline,
-        criteria_version=decision.criteria_version,
-        decided_by="recheck",
+    record = new_record(
+        decision,
+        lead.id,
+        item.submission_id,
+        stored,
         applied=promote or refresh,
-        record=stored,
-        created_at=chunk.now,
+        now=chunk.now,
+        decided_by="recheck",
     )
     chunk.session.add(record)
     result = RecheckReport(rechecked=1)
@@ -610,14 +585,7 @@ def _recheck_one(
         result.recorded_only.append(lead.id)
         return result
     if promote or refresh:
-        lead.status, lead.reason = decision.status, decision.reason
-        lead.fit_score, lead.intent_score = decision.fit_score, decision.intent_score
-        lead.fit_band, lead.intent_band = decision.fit_band, decision.intent_band
-        lead.borderline = decision.borderline
-        lead.criteria_version = decision.criteria_version
-        lead.last_decision_id = record.id
-        lead.redacted = lead.redacted or decision.redacted
-        lead.updated_at = chunk.now
+        take_decision(lead, decision, record.id, chunk.now)
     lead.recheck_at = clock + dt.timedelta(days=days) if days else None
     if promote:
         payload = item.payload if isinstance(item.payload, dict) else {}

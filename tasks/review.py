@@ -34,7 +34,7 @@ from models.tables import (
 from qualification.criteria import Criteria
 from qualification.routing import plan_route
 
-from .apply import _Chunk
+from .apply import _Chunk, route_new_status
 from .criteria import active_criteria
 
 REVIEW_DEPLOYMENT = "review-lead/review"
@@ -379,11 +379,8 @@ def _apply(
     lead.status, lead.reason, lead.borderline = status, reason, False
     lead.last_decision_id = record.id
     lead.updated_at = now
-    sla = getattr(criteria.sheet.slas, status, None)
-    lead.sla_due_at = now + dt.timedelta(hours=sla) if sla else None
     chunk = _Chunk.for_lead(session, criteria, lead)
-    chunk.assign(lead, route, record.id)
-    chunk.queue_handoff(_raw_payload(session, lead.id), lead, record_data, record.id)
+    route_new_status(chunk, lead, route, record, _raw_payload(session, lead.id), now)
     review.state, review.decided_at, review.decided_by = "decided", now, actor
     review.option, review.via = option, via
     session.add(
