@@ -123,6 +123,8 @@ def start() -> Stack:
         )
         _wait(f"{s.prefect_api}/health", "the Prefect server", 120, s)
     _start(s, "serve", [exe, "-m", "cli.main", "serve"])
+    # The runner registers its deployments a few seconds after it starts.
+    _wait(f"{s.prefect_api}/deployments/name/outbound-list/outbound-list", "medleads serve", 90, s)
     if not _healthy(f"{s.intake_url}/v1/health"):
         _start(s, "intake", [exe, "-m", "cli.main", "intake"])
         _wait(f"{s.intake_url}/v1/health", "the intake service", 60, s)
