@@ -150,7 +150,9 @@ def _summary(s: Stack, reviews: list[dict[str, Any]]) -> None:
     table.add_row("Prefect UI", s.ui)
     table.add_row("intake", f"{s.intake_url}/v1/forms (signed posts; see README)")
     out.print(table)
+    out.print("decide a review: open its link and press Resume, or from this shell:", markup=False)
+    out.print(f"  export PREFECT_API_URL={s.prefect_api}", markup=False)
     out.print(
-        "decide a review: open its link and press Resume, or `.venv/bin/medleads review list`"
+        "  .venv/bin/medleads review list; .venv/bin/medleads review approve <id>", markup=False
     )
     out.print("stop everything: make stop")
