@@ -6,8 +6,6 @@ process, Debian's chromium driven by Playwright; every non-loopback request is a
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import json
 import os
 import re
@@ -32,9 +30,11 @@ from models.tables import Lead, Review
 from qualification.submission import submission_from_mapping
 from tasks.store import store_submissions
 from tests.paths import ROOT, SAMPLES
+from tests.prefect_helpers import drain_prefect_workers
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = ROOT / "test-output" / "e2e"
+LOGS = OUTPUT / "logs"
 BROWSER_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -83,7 +83,8 @@ def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
     }
     data = home / "data"
-    logs = (home / "server.log").open("wb"), (home / "serve.log").open("wb")
+    LOGS.mkdir(parents=True, exist_ok=True)
+    logs = (LOGS / "server.log").open("wb"), (LOGS / "serve.log").open("wb")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -148,23 +149,6 @@ def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
         get_settings.cache_clear()
 
 
-def drain_prefect_workers() -> None:
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-    from prefect.utilities.asyncutils import run_coro_as_sync
-
-    async def drain() -> None:
-        with contextlib.suppress(RuntimeError):  # a worker that never started
-            result = APILogWorker.instance().drain()
-            if inspect.isawaitable(result):
-                await result
-        result = EventsWorker.drain_all()
-        if inspect.isawaitable(result):
-            await result
-
-    run_coro_as_sync(drain())
-
-
 def _state(flow_run_id: str) -> str:
     with get_client(sync_client=True) as client:
         state = client.read_flow_run(UUID(flow_run_id)).state
@@ -175,7 +159,8 @@ def _wait(flow_run_id: str, name: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _state(flow_run_id) != name:
         time.sleep(0.5)
-    assert _state(flow_run_id) == name
+    state = _state(flow_run_id)
+    assert state == name, f"run {flow_run_id} is {state}, not {name}; logs: {LOGS}"
 
 
 def test_a_reviewer_approves_a_borderline_lead_in_the_prefect_ui(

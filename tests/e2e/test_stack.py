@@ -20,6 +20,7 @@ from models.settings import get_settings
 from models.tables import Lead, RawSubmission
 from tasks.crm import sign
 from tests.paths import SAMPLES
+from tests.prefect_helpers import drain_prefect_workers
 
 
 def _free_port() -> int:
@@ -46,8 +47,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         try:
             with temporary_settings(updates={PREFECT_API_URL: stack.prefect_api}):
                 yield stack
-                from tests.e2e.test_review_browser import drain_prefect_workers
-
                 drain_prefect_workers()
         finally:
             stop()
