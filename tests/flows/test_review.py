@@ -32,6 +32,7 @@ from tests.paths import ROOT, SAMPLES
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 runner = CliRunner()
+SERVED: dict[str, int] = {}  # the pid of `medleads serve` for this module
 
 
 def borderline_form(n: int) -> dict[str, Any]:
@@ -73,6 +74,7 @@ def served(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> It
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        SERVED["pid"] = process.pid
         try:
             _wait_for_deployment()
             yield data
@@ -153,6 +155,10 @@ def test_a_review_suspends_is_refused_bad_input_and_applies_one_decision(served:
         run = client.read_flow_run(UUID(review.flow_run_id))
     assert run.name.startswith("review-lakeside-wellness-1-")
     assert run.state is not None and run.state.is_paused()
+    deadline = time.monotonic() + 15
+    while child_processes(SERVED["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert child_processes(SERVED["pid"]) == []  # no flow-run process waits with it
 
     # The reviewer was told, with a link to the run.
     with session_scope() as session:
