@@ -58,6 +58,21 @@ def reviewer_name(given: str | None) -> str:
     return given or get_settings().reviewer or getpass.getuser()
 
 
+def answer_of(
+    option: str, reviewer: str | None, note: str, reason: str | None = None
+) -> dict[str, Any]:
+    """A CLI answer in the shape of the review form."""
+    answer: dict[str, Any] = {
+        "decision": option,
+        "reviewer": reviewer_name(reviewer),
+        "note": note,
+        "via": "cli",
+    }
+    if reason is not None:
+        answer["disqualification_reason"] = reason
+    return answer
+
+
 def _wait_applied(review_id: str, seconds: float) -> str | None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -163,13 +178,7 @@ def review_approve(
     review_id: str, reviewer: ReviewerOpt = None, note: NoteOpt = "", wait: WaitOpt = 60
 ) -> None:
     """Approve as SQL: hand off to sales."""
-    answer = {
-        "decision": "approve_sql",
-        "reviewer": reviewer_name(reviewer),
-        "note": note,
-        "via": "cli",
-    }
-    if not decide(review_id, answer, wait):
+    if not decide(review_id, answer_of("approve_sql", reviewer, note), wait):
         raise typer.Exit(1)
 
 
@@ -189,14 +198,7 @@ def review_reject(
             f"--reason {reason!r}: one of {', '.join(DISQUALIFICATION_REASONS)}", markup=False
         )
         raise typer.Exit(2)
-    answer = {
-        "decision": "disqualify",
-        "disqualification_reason": reason,
-        "reviewer": reviewer_name(reviewer),
-        "note": note,
-        "via": "cli",
-    }
-    if not decide(review_id, answer, wait):
+    if not decide(review_id, answer_of("disqualify", reviewer, note, reason), wait):
         raise typer.Exit(1)
 
 
@@ -210,8 +212,7 @@ def review_route(
 ) -> None:
     """Route as MQL, to nurture, or back to marketing for more information."""
     option = {"mql": "route_mql", "nurture": "nurture", "more-info": "need_more_info"}[route_as]
-    answer = {"decision": option, "reviewer": reviewer_name(reviewer), "note": note, "via": "cli"}
-    if not decide(review_id, answer, wait):
+    if not decide(review_id, answer_of(option, reviewer, note), wait):
         raise typer.Exit(1)
 
 
@@ -237,16 +238,13 @@ def review_bulk(
                 )
                 failed += 1
                 continue
-            answer = {
-                "decision": option,
-                "reviewer": (row.get("reviewer") or "").strip() or reviewer_name(reviewer),
-                "note": row.get("note") or "",
-                "via": "cli",
-            }
-            if option == "disqualify":
-                answer["disqualification_reason"] = (
-                    row.get("reason") or ""
-                ).strip() or "not_applicable"
+            reason = (row.get("reason") or "").strip() or "not_applicable"
+            answer = answer_of(
+                option,
+                (row.get("reviewer") or "").strip() or reviewer,
+                row.get("note") or "",
+                reason if option == "disqualify" else None,
+            )
             if not decide(review_id, answer, wait):
                 failed += 1
     if failed:

@@ -270,3 +270,12 @@ def test_bulk_decisions_apply_line_by_line_and_report_bad_lines(
     assert review.flow_run_id is not None
     assert wait_for(review.flow_run_id, {"Completed", "Failed"}) == "Completed"
     assert events(review.id) == [("decision", "dana", "cli")]
+
+
+def test_the_review_form_offers_every_disqualification_reason() -> None:
+    from typing import get_args
+
+    from qualification.criteria import DISQUALIFICATION_REASONS
+    from tasks.review import Reason
+
+    assert set(get_args(Reason)) == {*DISQUALIFICATION_REASONS, "not_applicable"}
