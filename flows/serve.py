@@ -8,6 +8,7 @@ lead. PREFECT_RUNNER_POLL_FREQUENCY sets how fast a scheduled run starts.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, cast
 
 from prefect import serve
@@ -101,9 +102,15 @@ def deployments(
     ]
 
 
-def main(sweep_minutes: float = 5, intake_sweep_minutes: float = 1) -> None:
-    serve(*deployments(sweep_minutes, intake_sweep_minutes))
+def main(
+    sweep_minutes: float = 5, intake_sweep_minutes: float = 1, only: list[str] | None = None
+) -> None:
+    """Serve every deployment, or only those named in `only` (e.g. ["review"])."""
+    chosen = [
+        d for d in deployments(sweep_minutes, intake_sweep_minutes) if not only or d.name in only
+    ]
+    serve(*chosen)
 
 
 if __name__ == "__main__":
-    main()
+    main(only=sys.argv[1:] or None)

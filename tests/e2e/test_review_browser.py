@@ -117,8 +117,9 @@ def ui_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
             mp.setenv("MEDLEADS_DATABASE_URL", f"sqlite:///{data}/medleads.db")
             get_settings.cache_clear()
             upgrade()
+            # Only the review deployment (a scheduled intake sweep would race the test's run).
             served = subprocess.Popen(
-                [sys.executable, "-m", "flows.serve"],
+                [sys.executable, "-m", "flows.serve", "review"],
                 cwd=ROOT,
                 env={
                     **base_env,
@@ -166,6 +167,7 @@ def _wait(flow_run_id: str, name: str, timeout: float = 90) -> None:
 def test_a_reviewer_approves_a_borderline_lead_in_the_prefect_ui(
     chromium: str, ui_stack: tuple[str, Path]
 ) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     from flows.inbound_form import inbound_form
@@ -207,9 +209,19 @@ def test_a_reviewer_approves_a_borderline_lead_in_the_prefect_ui(
         page.get_by_role("option", name="approve_sql").click()
         field("Reviewer").locator("textarea").fill("carol")
         field("Note \\(Optional\\)").locator("textarea").fill("spoke to them at HIMSS")
+        page.keyboard.press("Tab")  # leave the note field so the form takes its value
         page.screenshot(path=str(OUTPUT / "review-resume-form.png"), full_page=True)
         started = time.monotonic()
-        page.get_by_role("button", name="Submit").click()
+        dialog = page.get_by_text("Resume Flow Run")
+        for attempt in range(3):
+            # Under load a click can land while the form re-renders; a person would click again,
+            # and a second resume of an already resumed run is refused by the server.
+            page.get_by_role("button", name="Submit").click()
+            try:
+                dialog.wait_for(state="hidden", timeout=10_000)
+                break
+            except PlaywrightTimeout:
+                page.screenshot(path=str(OUTPUT / f"after-submit-{attempt}.png"))
         _wait(review.flow_run_id, "Completed")
         browser.close()
 

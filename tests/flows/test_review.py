@@ -62,8 +62,10 @@ def served(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> It
             mp.setenv(key, value)
         get_settings.cache_clear()
         upgrade()
+        # Only the review deployment: a scheduled intake sweep would race this test's own
+        # inbound_form run for the submissions it stores.
         process = subprocess.Popen(
-            [sys.executable, "-m", "flows.serve"],
+            [sys.executable, "-m", "flows.serve", "review"],
             cwd=ROOT,
             env={
                 **os.environ,
