@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -16,15 +15,10 @@ from models.db import session_scope, upgrade
 from models.settings import get_settings
 from models.tables import Assignment, DecisionRecord, Lead, Organization, RawSubmission
 
-from .console import err, out
+from .console import OutputFormat, err, out
 
 leads_app = typer.Typer(help="Stored leads and their decision records.", no_args_is_help=True)
 db_app = typer.Typer(help="The application database.", no_args_is_help=True)
-
-
-class Format(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
 
 
 @db_app.command("upgrade")
@@ -73,12 +67,14 @@ def lead_lines(status: str | None = None) -> list[dict[str, Any]]:
 
 @leads_app.command("list")
 def leads_list(
-    fmt: Annotated[Format, typer.Option("--format", help="table or jsonl.")] = Format.table,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="table or jsonl.")
+    ] = OutputFormat.table,
     status: Annotated[str | None, typer.Option(help="Only leads with this status.")] = None,
 ) -> None:
     """Every stored lead with status, reason, owner, scores and bands."""
     lines = lead_lines(status)
-    if fmt is Format.jsonl:
+    if fmt is OutputFormat.jsonl:
         for line in lines:
             sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         return

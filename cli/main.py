@@ -21,7 +21,7 @@ from qualification.decision import Decision
 from qualification.evaluate import evaluate
 
 from .channels import register as register_channels
-from .console import err, out
+from .console import OutputFormat, err, out
 from .demo import demo
 from .leads import db_app, leads_app
 from .review import review_app
@@ -53,11 +53,6 @@ def serve_command(
 
 
 SAMPLES = PROJECT_ROOT / "intake" / "samples"
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
 
 
 class Channel(StrEnum):

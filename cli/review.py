@@ -18,7 +18,7 @@ from models.db import session_scope
 from models.settings import get_settings
 from models.tables import Lead, Review
 
-from .console import err, out
+from .console import OutputFormat, err, out
 
 review_app = typer.Typer(help="Borderline leads waiting for a person.", no_args_is_help=True)
 ReviewerOpt = Annotated[
@@ -41,11 +41,6 @@ BULK_OPTIONS = {
     "more_info": "need_more_info",
     "need_more_info": "need_more_info",
 }
-
-
-class Format(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
 
 
 class RouteAs(StrEnum):
@@ -117,13 +112,15 @@ def decide(review_id: str, answer: dict[str, Any], wait: float) -> bool:
 
 @review_app.command("list")
 def review_list(
-    fmt: Annotated[Format, typer.Option("--format", help="table or jsonl.")] = Format.table,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="table or jsonl.")
+    ] = OutputFormat.table,
 ) -> None:
     """Pending reviews with their age and SLA state."""
     from tasks.review import pending_reviews
 
     lines = pending_reviews()
-    if fmt is Format.jsonl:
+    if fmt is OutputFormat.jsonl:
         for line in lines:
             sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         return

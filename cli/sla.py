@@ -7,14 +7,13 @@ import io
 import json
 import sys
 from collections.abc import Iterator
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from .console import err, out
+from .console import OutputFormat, err, out
 
 if TYPE_CHECKING:
     from tasks.recheck import Engagement
@@ -22,13 +21,10 @@ if TYPE_CHECKING:
 _DELIMITERS = ",;\t|"
 
 
-class Format(StrEnum):
-    table = "table"
-    jsonl = "jsonl"
-
-
 def sla(
-    fmt: Annotated[Format, typer.Option("--format", help="table or jsonl.")] = Format.table,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="table or jsonl.")
+    ] = OutputFormat.table,
     within: Annotated[
         float, typer.Option("--within", min=0, help="Also list leads due within this many hours.")
     ] = 4,
@@ -37,7 +33,7 @@ def sla(
     from tasks.sla import sla_lines
 
     lines = sla_lines(within)
-    if fmt is Format.jsonl:
+    if fmt is OutputFormat.jsonl:
         for line in lines:
             sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         return

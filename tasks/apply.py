@@ -76,6 +76,32 @@ def consent_state(session: Session, contact_id: str, channel: str) -> bool:
     return bool(latest)
 
 
+def consent_event(
+    lead: Lead,
+    channel: str,
+    granted: bool,
+    *,
+    submission_id: str,
+    source: str,
+    occurred_at: dt.datetime,
+    form_version: str | None = None,
+    disclosure_text: str | None = None,
+) -> ConsentEvent:
+    """One ledger row: email consent is for marketing, phone consent for sales contact."""
+    return ConsentEvent(
+        contact_id=lead.contact_id,
+        lead_id=lead.id,
+        channel=channel,
+        purpose="marketing" if channel == "email" else "sales_contact",
+        granted=granted,
+        submission_id=submission_id,
+        source=source,
+        form_version=form_version,
+        disclosure_text=disclosure_text,
+        occurred_at=occurred_at,
+    )
+
+
 class _Chunk:
     """The state of one transaction, loaded with a few queries up front so rows apply in memory."""
 
@@ -221,12 +247,10 @@ class _Chunk:
             self.consent_seen.add((claimed.id, channel))
             self.consent[(lead.contact_id, channel)] = granted
             self.session.add(
-                ConsentEvent(
-                    contact_id=lead.contact_id,
-                    lead_id=lead.id,
-                    channel=channel,
-                    purpose="marketing" if channel == "email" else "sales_contact",
-                    granted=granted,
+                consent_event(
+                    lead,
+                    channel,
+                    granted,
                     submission_id=claimed.id,
                     source=claimed.channel,
                     form_version=payload.get("form_version"),

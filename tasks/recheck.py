@@ -43,7 +43,15 @@ from qualification.submission import (
     submission_from_mapping,
 )
 
-from .apply import HELD_STATUSES, STATUS_RANK, _Chunk, new_record, route_new_status, take_decision
+from .apply import (
+    HELD_STATUSES,
+    STATUS_RANK,
+    _Chunk,
+    consent_event,
+    new_record,
+    route_new_status,
+    take_decision,
+)
 from .review import review_clock
 
 # An engagement row waits in this state until a recheck has looked at it, then it is "done".
@@ -353,12 +361,10 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
 
 def _consent_events(lead: Lead, e: Engagement, submission_id: str) -> list[ConsentEvent]:
     return [
-        ConsentEvent(
-            contact_id=lead.contact_id,
-            lead_id=lead.id,
-            channel=channel,
-            purpose="marketing" if channel == "email" else "sales_contact",
-            granted=granted,
+        consent_event(
+            lead,
+            channel,
+            granted,
             submission_id=submission_id,
             source=ENGAGEMENT_SOURCE,
             disclosure_text=e.consent_text,

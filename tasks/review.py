@@ -267,6 +267,14 @@ def prepare_review(review_id: str) -> ReviewView:
         return ReviewView(review.id, lead.id, review.state, review.refusals, markdown, timeout)
 
 
+def already_decided(review: Review) -> str:
+    """The refusal of a second decision: who decided, how and when."""
+    return (
+        f"review {review.id[:8]} was already decided: {review.option} by "
+        f"{review.decided_by} via {review.via} at {review.decided_at:%Y-%m-%d %H:%M} UTC"
+    )
+
+
 def _problem(answer: dict[str, Any]) -> str | None:
     if not str(answer.get("reviewer") or "").strip():
         return "a reviewer name is required"
@@ -297,11 +305,7 @@ def decide_review(review_id: str, answer: dict[str, Any]) -> ReviewOutcome:
         actor = str(answer.get("reviewer") or "").strip() or "unknown"
         via = str(answer.get("via") or "ui")
         if review.state != "pending":
-            message = (
-                f"review {review_id[:8]} was already decided: {review.option} by "
-                f"{review.decided_by} via {review.via} at {review.decided_at:%Y-%m-%d %H:%M} UTC"
-            )
-            return ReviewOutcome(applied=False, refused=True, message=message)
+            return ReviewOutcome(applied=False, refused=True, message=already_decided(review))
         problem = _problem(answer)
         lead = session.get(Lead, review.lead_id)
         assert lead is not None
@@ -409,10 +413,7 @@ def resume_review(review_id: str, answer: dict[str, Any]) -> str:
             raise LookupError(f"{'no' if not matches else 'more than one'} review {review_id!r}")
         review = matches[0]
         if review.state != "pending":
-            raise PermissionError(
-                f"review {review.id[:8]} was already decided: {review.option} by "
-                f"{review.decided_by} via {review.via} at {review.decided_at:%Y-%m-%d %H:%M} UTC"
-            )
+            raise PermissionError(already_decided(review))
         if not review.flow_run_id:
             raise LookupError(
                 f"review {review.id[:8]} has no flow run yet (is `medleads serve` running?)"
