@@ -260,3 +260,66 @@ class ReviewEvent(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text))
     snapshot: str | None = Field(default=None, sa_column=Column(Text))
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class CriteriaActivation(SQLModel, table=True):
+    """Which sheet is live (or shadowing), chosen explicitly; the rows are the history.
+
+    The sheet text is kept, so a later edit to the file changes nothing until it is activated.
+    role: active (the newest active row is the live sheet), shadow (evaluated beside the live
+    sheet on live traffic, never acted on), shadow_off (stops shadowing).
+    """
+
+    __tablename__ = "criteria_activation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(default="active", index=True, max_length=16)
+    version: str = Field(max_length=128)
+    label: str | None = Field(default=None, max_length=128)
+    path: str | None = Field(default=None, max_length=1024)
+    sheet_text: str = Field(sa_column=Column(Text, nullable=False))
+    activated_by: str = Field(max_length=128)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    activated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ShadowDecision(SQLModel, table=True):
+    """What a draft sheet would have done to a live submission, beside what the live sheet did."""
+
+    __tablename__ = "shadow_decision"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "shadow_version", name="uq_shadow_submission"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: str = Field(max_length=128)
+    lead_id: str | None = Field(default=None, index=True, max_length=32)
+    active_version: str = Field(max_length=128)
+    shadow_version: str = Field(index=True, max_length=128)
+    active_status: str = Field(max_length=32)
+    shadow_status: str = Field(max_length=32)
+    active_reason: str | None = Field(default=None, max_length=64)
+    shadow_reason: str | None = Field(default=None, max_length=64)
+    active_band: str = Field(max_length=32)  # "fit/intent", e.g. "high/medium"
+    shadow_band: str = Field(max_length=32)
+    active_owner: str | None = Field(default=None, max_length=64)
+    shadow_owner: str | None = Field(default=None, max_length=64)
+    changed: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Outcome(SQLModel, table=True):
+    """A CRM outcome imported for a lead (opportunity, closed_won, closed_lost); idempotent."""
+
+    __tablename__ = "outcome"
+    __table_args__ = (UniqueConstraint("lead_id", "outcome", name="uq_outcome_lead"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: str = _fk("lead.id", index=True, max_length=32)
+    outcome: str = Field(max_length=16)
+    crm_id: str | None = Field(default=None, max_length=128)
+    amount: float | None = None
+    occurred_at: dt.datetime = Field(default_factory=utcnow)
+    source_file: str | None = Field(default=None, max_length=512)
+    row: int | None = None
+    imported_at: dt.datetime = Field(default_factory=utcnow)
