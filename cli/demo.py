@@ -15,7 +15,7 @@ from rich.table import Table
 from sqlmodel import col, func, select
 
 from models.db import session_scope, upgrade
-from models.settings import PROJECT_ROOT
+from models.settings import PROJECT_ROOT, get_settings
 
 from .console import err, out
 from .leads import lead_lines
@@ -110,6 +110,25 @@ def _wait_until_decided(seconds: float) -> None:
     err.print(f"not everything was decided within {seconds:.0f} s; the summary shows what was")
 
 
+def _activate_criteria() -> None:
+    """Make the sheet live explicitly (MEDLEADS_CRITERIA, criteria/default.yaml by default), so
+    `medleads criteria history` shows where the demo's decisions came from; a no-op when that
+    version is live already."""
+    import typer
+
+    from qualification.criteria import CriteriaError
+    from tasks.criteria import activate
+
+    try:
+        activation, recorded = activate(get_settings().criteria, by="demo", note="medleads demo")
+    except CriteriaError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise typer.Exit(2) from None
+    state = "activated" if recorded else "already live"
+    out.print(f"criteria {activation.version} {state} (see medleads criteria history)")
+
+
 def demo() -> None:
     """Start the stack, send the samples in through every channel, print what happened."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -117,6 +136,7 @@ def demo() -> None:
     s = start()
     with temporary_settings(updates={PREFECT_API_URL: s.prefect_api}):
         upgrade()
+        _activate_criteria()
         ids = _post_samples(s)
         out.print(f"posted {len(ids)} form and webinar submissions to the intake over HTTP")
         run_id = _run_outbound()

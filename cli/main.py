@@ -22,8 +22,10 @@ from qualification.evaluate import evaluate
 
 from .channels import register as register_channels
 from .console import OutputFormat, err, out
+from .criteria import register as register_criteria
 from .demo import demo
 from .leads import db_app, leads_app
+from .report import register as register_report
 from .review import review_app
 from .sla import register as register_sla
 
@@ -32,13 +34,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-criteria_app = typer.Typer(help="Check and manage criteria sheets.", no_args_is_help=True)
-app.add_typer(criteria_app, name="criteria")
+register_criteria(app)
 app.add_typer(leads_app, name="leads")
 app.add_typer(db_app, name="db")
 app.add_typer(review_app, name="review")
 register_channels(app)
 register_sla(app)
+register_report(app)
 app.command("demo")(demo)
 
 
@@ -69,20 +71,6 @@ def _load(path: Path | None) -> Criteria:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
         raise typer.Exit(2) from None
-
-
-@criteria_app.command("check")
-def criteria_check(
-    file: Annotated[Path, typer.Argument(help="The criteria sheet (YAML).")],
-) -> None:
-    """Validate a sheet: exit 0 when valid, else exit 2 with one line per problem."""
-    try:
-        criteria = load_criteria(file)
-    except CriteriaError as exc:
-        for problem in exc.problems:
-            out.print(str(problem), markup=False)
-        raise typer.Exit(2) from None
-    out.print(f"{file}: valid (version {criteria.version})", markup=False)
 
 
 def _parse_map(pairs: list[str]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from .inbound_form import inbound_form
 from .intake_sweep import intake_sweep
 from .outbound_list import outbound_list
 from .recheck import recheck
+from .report import report
 from .review import review_lead
 from .review_sweep import review_sweep
 from .sla_watch import sla_watch
@@ -98,6 +99,14 @@ def deployments(
             concurrency_limit=_one_at_a_time(),
             tags=["sla"],
             description="Escalate leads past their SLA without a first touch.",
+        ),
+        _deployment(
+            report,
+            name="report",
+            cron="0 7 * * *",
+            concurrency_limit=_one_at_a_time(),
+            tags=["report"],
+            description="The lead report as artifacts, with its chart in data/reports.",
         ),
     ]
 

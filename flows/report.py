@@ -1,0 +1,20 @@
+"""Report flow: the lead report published as Prefect artifacts, with its chart in data/reports."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from tasks.report import Report, compute_report, draw_report_chart, publish_report
+
+
+@flow(name="report", log_prints=False)
+def report(since: str | None = None, channel: str | None = None) -> Report:
+    """Every figure of `medleads report` (optionally since a YYYY-MM-DD date, or for one channel)
+    as a markdown artifact, one table artifact per section and a link to the PNG chart."""
+    figures = compute_report(since, channel)
+    chart = draw_report_chart(figures)
+    keys = publish_report(figures, chart)
+    get_run_logger().info(
+        "report: %d leads, %d artifacts, chart %s", figures.leads, len(keys), chart or "none"
+    )
+    return figures
