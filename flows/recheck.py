@@ -9,6 +9,8 @@ from tasks.deliver import deliver_pending_handoffs, send_pending_emails
 from tasks.recheck import RecheckReport, apply_rechecks, evaluate_rechecks, find_due
 from tasks.review import open_reviews
 
+from .common import unwalked
+
 
 @flow(name="recheck", log_prints=False)
 def recheck(batch_size: int = 500) -> RecheckReport:
@@ -16,8 +18,10 @@ def recheck(batch_size: int = 500) -> RecheckReport:
     criteria = active_criteria()
     report = RecheckReport()
     after = ""
+    sheet = unwalked(criteria)
     while due := find_due(batch_size, after):
-        report.add(apply_rechecks(due, evaluate_rechecks(due, criteria), criteria))
+        decisions = evaluate_rechecks(unwalked(due), sheet)
+        report.add(apply_rechecks(unwalked(due), unwalked(decisions), sheet))
         after = due[-1].lead_id
     if report.review_lead_ids:
         open_reviews(report.review_lead_ids)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -444,6 +444,12 @@ class Criteria:
     content_hash: str
     source: str
     vocabulary: Vocabulary
+    text: str = field(default="", repr=False, compare=False)
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        """Pickled as its text (the vocabulary holds caches that do not pickle), so a sheet can
+        go to a worker process; parsing it there gives the same sheet and version."""
+        return (_unpickle, (self.text, self.source))
 
     @property
     def label(self) -> str:
@@ -572,7 +578,15 @@ def parse_criteria(text: str, source: str = "<criteria>") -> Criteria:
     if cross or vocabulary is None:
         raise CriteriaError([Problem(source, path, why) for path, why in cross])
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    return Criteria(sheet=sheet, content_hash=digest, source=source, vocabulary=vocabulary)
+    return Criteria(
+        sheet=sheet, content_hash=digest, source=source, vocabulary=vocabulary, text=text
+    )
+
+
+@lru_cache(maxsize=4)
+def _unpickle(text: str, source: str) -> Criteria:
+    """A worker process gets the same sheet with every chunk: parse it once."""
+    return parse_criteria(text, source)
 
 
 def load_criteria(path: str | Path) -> Criteria:

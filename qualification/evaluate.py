@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .contact import (
     EmailCheck,
@@ -36,7 +37,7 @@ from .signals import (
     parse_count,
     parse_timeframe,
 )
-from .submission import Submission
+from .submission import Submission, submission_from_mapping
 from .vocab import RoleMatch
 
 HARD_STOP_ORDER: tuple[str, ...] = (
@@ -717,3 +718,14 @@ def evaluate_many(
     """Evaluate a stream of submissions lazily (constant memory)."""
     for sub in submissions:
         yield evaluate(sub, criteria, today=today)
+
+
+def evaluate_rows(
+    rows: list[tuple[dict[str, Any], str, int | None]], criteria: Criteria, today: dt.date
+) -> list[Decision]:
+    """Decide a batch of stored submissions given as (payload, channel, row): what a worker
+    process runs for a chunk."""
+    return [
+        evaluate(submission_from_mapping(payload, channel=channel, row=row), criteria, today=today)
+        for payload, channel, row in rows
+    ]

@@ -596,6 +596,7 @@ def _recheck_one(
     if promote:
         payload = item.payload if isinstance(item.payload, dict) else {}
         route_new_status(chunk, lead, decision.route, record, payload, clock)
+        chunk.write()
         result.promoted.append(lead.id)
         result.transitions[f"{old} -> {decision.status}"] += 1
         if decision.status == "in_review":

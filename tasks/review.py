@@ -385,6 +385,7 @@ def _apply(
     lead.updated_at = now
     chunk = _Chunk.for_lead(session, criteria, lead)
     route_new_status(chunk, lead, route, record, _raw_payload(session, lead.id), now)
+    chunk.write()
     review.state, review.decided_at, review.decided_by = "decided", now, actor
     review.option, review.via = option, via
     session.add(

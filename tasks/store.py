@@ -11,6 +11,7 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -57,9 +58,10 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
         return 0
     dialect = session.get_bind().dialect.name
     table = RawSubmission.__table__  # type: ignore[attr-defined]
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).values(rows)
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     inserted = statement.on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
-    return len(session.execute(inserted).all())
+    # Parameters apart from the statement: compiled once, sent in batches ("insertmanyvalues").
+    return len(session.execute(inserted, rows).all())
 
 
 def _raw_row(sub: Submission, payload: Mapping[str, Any], source: str | None) -> dict[str, Any]:
@@ -154,11 +156,14 @@ def claim_pending(
     claimer: str,
     lease_minutes: float = 30,
     url: str | None = None,
+    holding: frozenset[str] = frozenset(),
 ) -> list[Claimed]:
     """Atomically claim up to `size` pending submissions of a channel.
 
     Two runs never get the same submission. A claim older than the lease (a crashed run) or held
-    by the same claimer (a retried run) can be claimed again, so nothing is stranded.
+    by the same claimer (a retried run) can be claimed again, so nothing is stranded; `holding`
+    names the claimer's submissions still in hand (a chunk claimed ahead of time is not the one
+    being applied).
     """
     now = utcnow()
     stale = now - dt.timedelta(minutes=lease_minutes)
@@ -169,6 +174,8 @@ def claim_pending(
             or_(RawSubmission.claimed_by == claimer, col(RawSubmission.claimed_at) < stale),
         ),
     )
+    if holding:
+        claimable = and_(claimable, col(RawSubmission.id).not_in(holding))
     pick = (
         select(RawSubmission.id)
         .where(RawSubmission.channel == channel, claimable)
@@ -186,11 +193,13 @@ def claim_pending(
             .values(state="claimed", claimed_by=claimer, claimed_at=now)
             .execution_options(synchronize_session=False)
         )
-        rows = session.execute(
-            select(RawSubmission)
-            .where(RawSubmission.state == "claimed", col(RawSubmission.claimed_by) == claimer)
-            .limit(size)
-        ).scalars()
-        claimed = [Claimed(r.id, r.channel, r.row, dict(r.payload), r.source_name) for r in rows]
+        mine = and_(col(RawSubmission.state) == "claimed", col(RawSubmission.claimed_by) == claimer)
+        if holding:
+            mine = and_(mine, col(RawSubmission.id).not_in(holding))
+        # Plain columns, not ORM objects (building those cost ~0.1 ms a row).
+        table = RawSubmission.__table__  # type: ignore[attr-defined]
+        columns = (table.c.id, table.c.channel, table.c.row, table.c.payload, table.c.source_name)
+        rows = session.execute(sa_select(*columns).where(mine).limit(size)).all()
+        claimed = [Claimed(i, ch, row, dict(payload), src) for i, ch, row, payload, src in rows]
     claimed.sort(key=lambda c: (c.row or 0, c.id))
     return claimed

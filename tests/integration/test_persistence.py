@@ -226,3 +226,30 @@ def test_submission_dataclass_round_trips_through_the_stored_payload(db_url: str
     sub: Submission = claimed.submission()
     expected = submission_from_mapping(form(submission_id="rt"))
     assert dataclasses.replace(sub, row=None) == dataclasses.replace(expected, row=None)
+
+
+def test_a_chunk_claimed_ahead_is_not_the_chunk_in_hand(db_url: str) -> None:
+    store(db_url, *(form(submission_id=f"s-{n}", email=f"a{n}@x.example.com") for n in range(5)))
+    first = claim_pending.fn("form", 2, "run", url=db_url)
+    ahead = claim_pending.fn("form", 2, "run", url=db_url, holding=frozenset(c.id for c in first))
+    rest = claim_pending.fn(
+        "form", 2, "run", url=db_url, holding=frozenset(c.id for c in [*first, *ahead])
+    )
+    ids = [c.id for c in [*first, *ahead, *rest]]
+    assert len(first) == len(ahead) == 2 and len(rest) == 1
+    assert sorted(ids) == [f"s-{n}" for n in range(5)]
+    # A retried run (same claimer, nothing in hand) gets its claimed rows back, as before.
+    assert len(claim_pending.fn("form", 10, "run", url=db_url)) == 5
+
+
+def test_new_leads_written_in_bulk_carry_every_lead_column(db_url: str) -> None:
+    from tasks.apply import NEW_LEAD_COLUMNS
+
+    assert set(NEW_LEAD_COLUMNS) == set(Lead.__table__.columns.keys())  # type: ignore[attr-defined]
+    store(db_url, form(submission_id="s-1"))
+    process(db_url)
+    with session_scope(db_url) as session:
+        lead = session.exec(select(Lead)).one()
+        record = session.exec(select(DecisionRecord)).one()
+        assert lead.last_decision_id == record.id and lead.criteria_version == CRITERIA.version
+        assert lead.updated_at == lead.created_at and lead.first_touch_at is None

@@ -1,0 +1,86 @@
+"""Evaluating the next chunk in a worker process gives exactly the decisions of evaluating in
+place, and a worker that dies costs time, never a decision."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Iterator
+
+import pytest
+
+from qualification.criteria import load_criteria
+from tasks.evaluation import AheadEvaluator, evaluate_chunk
+from tasks.store import Claimed
+from tests.paths import DEFAULT_SHEET, ROOT
+
+CRITERIA = load_criteria(DEFAULT_SHEET)
+
+
+def claimed_samples() -> list[Claimed]:
+    import json
+
+    lines = (ROOT / "intake" / "samples" / "forms.jsonl").read_text().splitlines()
+    payloads = [json.loads(line) for line in lines if line.strip()]
+    return [Claimed(f"s-{n}", "form", n, p, "forms.jsonl") for n, p in enumerate(payloads, 1)]
+
+
+def test_the_sheet_pickles_as_its_text_and_comes_back_the_same() -> None:
+    again = pickle.loads(pickle.dumps(CRITERIA))
+    assert again.version == CRITERIA.version and again.sheet == CRITERIA.sheet
+
+
+def test_the_worker_decides_exactly_as_in_place() -> None:
+    chunk = claimed_samples()
+    with AheadEvaluator(CRITERIA, min_rows=1) as evaluator:
+        evaluator.enabled = True  # also on a one-core machine
+        ahead = evaluator.submit(chunk)
+        assert ahead is not None
+        from_worker = evaluate_chunk.fn(chunk, CRITERIA, ahead)
+        second = evaluator.submit(chunk)  # the same worker serves the next chunk
+        assert second is not None and second.result() == from_worker
+    assert from_worker == evaluate_chunk.fn(chunk, CRITERIA)
+    assert len(from_worker) == len(chunk)
+
+
+def test_small_chunks_are_evaluated_in_place() -> None:
+    with AheadEvaluator(CRITERIA) as evaluator:
+        assert evaluator.submit(claimed_samples()) is None  # 16 rows: not worth a process
+        assert evaluator._worker is None
+
+
+class Remember(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def warnings() -> Iterator[list[str]]:
+    handler = Remember()
+    logger = logging.getLogger("tasks.evaluation")
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)
+
+
+def test_a_dead_worker_falls_back_to_evaluating_in_place(warnings: list[str]) -> None:
+    chunk = claimed_samples()
+    with AheadEvaluator(CRITERIA, min_rows=1) as evaluator:
+        evaluator.enabled = True
+        started = evaluator.submit(chunk[:1])  # start the worker and let it answer once
+        assert started is not None and len(started.result()) == 1
+        worker = evaluator._worker
+        assert worker is not None
+        worker.kill()
+        worker.wait()
+        ahead = evaluator.submit(chunk)
+        decisions = evaluate_chunk.fn(chunk, CRITERIA, ahead)
+        assert decisions == evaluate_chunk.fn(chunk, CRITERIA)
+        assert not evaluator.enabled  # the rest of the run evaluates in place
+        assert evaluator.submit(chunk) is None
+    assert len(warnings) == 1
+    assert warnings[0].startswith("evaluating in place: the worker process failed")
