@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, SQLModel, col, select
 
 from models.db import session_scope
@@ -649,10 +649,20 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
             "fit": f"{lead.fit_score} {lead.fit_band}",
             "intent": f"{lead.intent_score} {lead.intent_band}",
             "owner": lead.owner_id or "",
-            "top reason": (decision.top_reasons(1) or [""])[0],
+            "top reason": (top_reasons(stored["checks"], 1) or [""])[0],
         }
     )
     return lead.id
+
+
+RAW: Any = RawSubmission.__table__  # type: ignore[attr-defined]
+# Marks a chunk's submissions done: one executemany (the ORM's bulk update by primary key costs
+# a Python pass per row).
+DONE = (
+    update(RAW)
+    .where(RAW.c.id == bindparam("done_id"))
+    .values(state="done", processed_at=bindparam("done_at"), lead_id=bindparam("done_lead"))
+)
 
 
 @task(name="apply-decisions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
@@ -680,9 +690,7 @@ def apply_decisions(
         done: list[dict[str, Any]] = []
         for item, decision in pairs:
             lead_id = _apply_one(chunk, item, decision, result)
-            done.append(
-                {"id": item.id, "state": "done", "processed_at": chunk.now, "lead_id": lead_id}
-            )
+            done.append({"done_id": item.id, "done_at": chunk.now, "done_lead": lead_id})
         # New leads are plain objects: they go in with the rest of the chunk's new rows.
         lead_columns = list(NEW_LEAD_COLUMNS)
         for lead in chunk.new_leads:
@@ -690,5 +698,5 @@ def apply_decisions(
         chunk.write()
         session.flush()
         if done:
-            session.execute(update(RawSubmission), done)
+            session.execute(DONE, done)
     return result
