@@ -577,6 +577,36 @@ def new_record(
     return DecisionRecord(**row)
 
 
+def standing_record(
+    lead: LeadLike,
+    *,
+    status: str,
+    reason: str | None,
+    decided_by: str,
+    record: dict[str, Any],
+    criteria_version: str,
+    now: dt.datetime,
+    submission_id: str | None = None,
+) -> DecisionRecord:
+    """A decision made about a lead as it stands (a reviewer, a CRM outcome): a new status and
+    reason on the lead's current scores and bands, not a new evaluation."""
+    return DecisionRecord(
+        lead_id=lead.id,
+        submission_id=submission_id,
+        status=status,
+        reason=reason,
+        fit_score=lead.fit_score,
+        intent_score=lead.intent_score,
+        fit_band=lead.fit_band,
+        intent_band=lead.intent_band,
+        borderline=False,
+        criteria_version=criteria_version,
+        decided_by=decided_by,
+        record=record,
+        created_at=now,
+    )
+
+
 def take_decision(lead: LeadLike, decision: Decision, record_id: str, now: dt.datetime) -> None:
     """The lead takes the decision's status, scores and bands (routing is the caller's)."""
     lead.status, lead.reason = decision.status, decision.reason

@@ -20,10 +20,11 @@ from sqlmodel import Session, col, select
 
 import intake.files  # noqa: F401  (registers the cp1252 fallback decoder)
 from models.db import session_scope
-from models.tables import DecisionRecord, Lead, LeadKey, Outcome, OwnerState, utcnow
+from models.tables import Lead, LeadKey, Outcome, OwnerState, utcnow
 from qualification.contact import check_email
 from qualification.submission import clean_value
 
+from .apply import standing_record
 from .store import _write_rejections
 
 IMPORTER = "crm-import"
@@ -472,17 +473,13 @@ def _apply(
     checks.append({"step": "crm", "name": "status", "outcome": "info", "detail": verdict})
     for check in checks:
         check["points"] = 0
-    record = DecisionRecord(
-        lead_id=lead.id,
+    record = standing_record(
+        lead,
         status=status,
         reason=reason,
-        fit_score=lead.fit_score,
-        intent_score=lead.intent_score,
-        fit_band=lead.fit_band,
-        intent_band=lead.intent_band,
-        borderline=False,
-        criteria_version=lead.criteria_version or "none",
         decided_by=IMPORTER,
+        criteria_version=lead.criteria_version or "none",
+        now=now,
         record={
             "status": status,
             "reason": reason,
@@ -498,7 +495,6 @@ def _apply(
                 for item in new
             ],
         },
-        created_at=now,
     )
     session.add(record)
     report.transitions[f"{lead.status} -> {status}"] += 1

@@ -34,7 +34,7 @@ from models.tables import (
 from qualification.criteria import Criteria
 from qualification.routing import plan_route
 
-from .apply import _Chunk, route_new_status
+from .apply import _Chunk, route_new_status, standing_record
 from .criteria import active_criteria
 
 REVIEW_DEPLOYMENT = "review-lead/review"
@@ -364,20 +364,15 @@ def _apply(
         "explanations": [*base.get("explanations", []), detail],
     }
     route = plan_route(status, base.get("state"), base.get("specialty"), criteria.sheet.routing)
-    record = DecisionRecord(
-        lead_id=lead.id,
-        submission_id=previous.submission_id if previous else None,
+    record = standing_record(
+        lead,
         status=status,
         reason=reason,
-        fit_score=lead.fit_score,
-        intent_score=lead.intent_score,
-        fit_band=lead.fit_band,
-        intent_band=lead.intent_band,
-        borderline=False,
-        criteria_version=lead.criteria_version or criteria.version,
         decided_by=actor,
         record=record_data,
-        created_at=now,
+        criteria_version=lead.criteria_version or criteria.version,
+        now=now,
+        submission_id=previous.submission_id if previous else None,
     )
     session.add(record)
     lead.status, lead.reason, lead.borderline = status, reason, False
