@@ -372,7 +372,7 @@ def create_app(trigger: Trigger | None = None) -> FastAPI:
 def run(host: str | None = None, port: int | None = None) -> None:
     """Serve the intake with uvicorn (MEDLEADS_INTAKE_HOST / MEDLEADS_INTAKE_PORT by default)."""
     settings = get_settings()
-    logging.getLogger("intake").setLevel(logging.INFO)
+    _plain_log_lines(logging.getLogger("intake"))
     uvicorn.run(
         create_app(),
         host=host or settings.intake_host,
@@ -382,3 +382,19 @@ def run(host: str | None = None, port: int | None = None) -> None:
         server_header=False,
         log_level="info",
     )
+
+
+def _plain_log_lines(logger: logging.Logger) -> None:
+    """INFO lines to stderr through a plain handler: Prefect's rich console handler (the root
+    handler once prefect is imported) cost about as much CPU per request as the request itself."""
+    if not logger.propagate:  # already set up in this process
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(name)s - %(message)s", "%H:%M:%S"
+        )
+    )
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
