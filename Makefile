@@ -35,7 +35,7 @@ stop: $(STAMP)
 	$(BIN)/medleads stop
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks.core_speed
+	$(BIN)/python -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -320,6 +320,8 @@ def main() -> None:
     parser.add_argument("--child", choices=("baseline", "flow"), help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # Offline machines: Prefect's telemetry would log an error from every temporary server.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if args.child:
         report = (child_baseline if args.child == "baseline" else child_flow)(args.file)
         print(json.dumps(report))

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -52,7 +53,11 @@ def child_env(s: Stack) -> dict[str, str]:
         "PREFECT_API_URL": s.prefect_api,
         "PREFECT_UI_API_URL": s.prefect_api,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        # Pickup waits about half the poll interval (0.5 s measured at 1 s).
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        # A run created while another holds a deployment's slot retries after this long (30 s by
+        # default): a form arriving during a channel run would wait that long.
+        "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "5",
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "MEDLEADS_DATA_DIR": str(s.data),
     }
@@ -169,3 +174,24 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def drain_prefect_workers() -> None:
+    """Flush this process's Prefect log and event workers while the server they talk to is still
+    up; left for later, they retry a dead server and hang whatever waits for them at exit."""
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        with contextlib.suppress(RuntimeError):  # a worker that never started
+            logs: Any = APILogWorker.instance().drain()
+            if inspect.isawaitable(logs):
+                await logs
+        events: Any = EventsWorker.drain_all()
+        if inspect.isawaitable(events):
+            await events
+
+    run_coro_as_sync(drain())
