@@ -16,6 +16,8 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLi
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
+from models.settings import get_settings
+
 from .inbound_form import inbound_form
 from .intake_sweep import intake_sweep
 from .outbound_list import outbound_list
@@ -118,7 +120,9 @@ def main(
     chosen = [
         d for d in deployments(sweep_minutes, intake_sweep_minutes) if not only or d.name in only
     ]
-    serve(*chosen)
+    # At most this many flow-run processes at once: a burst with many borderline leads otherwise
+    # starts one process per review run together (36 at once measured, load 20 on 2 cores).
+    serve(*chosen, limit=get_settings().serve_limit)
 
 
 if __name__ == "__main__":

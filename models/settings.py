@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # still makes 2 events; a single form waits 0.25 s instead of 1 s; benchmarks/form_latency).
     intake_trigger_seconds: float = Field(default=0.25, ge=0)
     reviewer: str | None = None
+    # Flow-run processes `medleads serve` runs at once (review runs hold one only until they
+    # suspend); about twice the cores.
+    serve_limit: int = Field(default=4, ge=1)
     # How long a claimed submission, email or handoff may stay in flight before another run
     # treats the run that holds it as crashed.
     delivery_lease_minutes: float = 10
