@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,3 +37,13 @@ def print_figures(figures: list[Figure], title: str) -> None:
     if not console.is_terminal:
         console = Console(width=180)  # a log or a pipe: no wrapping inside the cells
     console.print(table)
+
+
+async def count_task_runs(client: Any, after: Any) -> int:
+    """Task runs started after `after`, an aware datetime (the Python client has no count call
+    for task runs; Prefect's filter types still name pendulum's DateTime)."""
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterStartTime
+
+    task_filter = TaskRunFilter(start_time=TaskRunFilterStartTime(after_=after))
+    body = {"task_runs": task_filter.model_dump(mode="json")}
+    return int((await client._client.post("/task_runs/count", json=body)).json())

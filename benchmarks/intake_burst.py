@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from .figures import Figure, print_figures
+from .figures import Figure, count_task_runs, print_figures
 from .stack import (
     BenchStack,
     bench_stack,
@@ -144,12 +144,7 @@ async def _deployment_ids() -> dict[str, str]:
 async def _runs_since(since: float) -> tuple[Counter[str], int]:
     """Flow runs started since `since`, by deployment, and the task runs started since."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterStartTime,
-        TaskRunFilter,
-        TaskRunFilterStartTime,
-    )
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime
 
     names = await _deployment_ids()
     after: Any = dt.datetime.fromtimestamp(since, tz=dt.UTC)
@@ -171,12 +166,7 @@ async def _runs_since(since: float) -> tuple[Counter[str], int]:
             if len(page) < 200:
                 break
             offset += 200
-        body = {
-            "task_runs": TaskRunFilter(start_time=TaskRunFilterStartTime(after_=after)).model_dump(
-                mode="json"
-            )
-        }
-        tasks = int((await client._client.post("/task_runs/count", json=body)).json())
+        tasks = await count_task_runs(client, after)
     return by_deployment, tasks
 
 

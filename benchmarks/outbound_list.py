@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .core_speed import ROOT, rows
-from .figures import Figure, print_figures
+from .figures import Figure, count_task_runs, print_figures
 
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 FIXED_STARTUP_S = 15.0
@@ -213,12 +213,7 @@ def run_child(kind: str, file: Path, env: dict[str, str]) -> dict[str, Any]:
 
 async def run_counts(api_url: str, since: float) -> tuple[int, int]:
     from prefect.client.orchestration import PrefectClient
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterStartTime,
-        TaskRunFilter,
-        TaskRunFilterStartTime,
-    )
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterStartTime
 
     # Prefect's filters take plain datetimes at run time (its pendulum types are deprecated).
     start: Any = dt.datetime.fromtimestamp(since, tz=dt.UTC)
@@ -226,13 +221,7 @@ async def run_counts(api_url: str, since: float) -> tuple[int, int]:
         flows = await client.count_flow_runs(
             flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=start))
         )
-        body = {
-            "task_runs": TaskRunFilter(start_time=TaskRunFilterStartTime(after_=start)).model_dump(
-                mode="json"
-            )
-        }
-        response = await client._client.post("/task_runs/count", json=body)
-        tasks = int(response.json())
+        tasks = await count_task_runs(client, start)
     return flows, tasks
 
 

@@ -70,7 +70,8 @@ def _run_outbound() -> str:
     return str(run.id)
 
 
-def _undecided() -> int:
+def undecided() -> int:
+    """Submissions stored but not decided yet."""
     from models.tables import RawSubmission
 
     with session_scope() as session:
@@ -104,7 +105,7 @@ def _wait_until_decided(seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         waiting = _reviews_waiting()
-        if _undecided() == 0 and all(r["run_state"] == "Suspended" for r in waiting):
+        if undecided() == 0 and all(r["run_state"] == "Suspended" for r in waiting):
             return
         time.sleep(2)
     err.print(f"not everything was decided within {seconds:.0f} s; the summary shows what was")

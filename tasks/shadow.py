@@ -18,7 +18,7 @@ from models.db import session_scope
 from models.tables import ShadowDecision, utcnow
 from qualification.criteria import Criteria
 from qualification.decision import Decision
-from qualification.evaluate import evaluate
+from qualification.evaluate import evaluate_rows
 from qualification.replay import Compared, OwnerCounters, outcome_of, owner_for
 
 from .criteria import shadow_criteria
@@ -84,7 +84,7 @@ def _record(
 ) -> int:
     # The same day the live evaluation used (tasks/evaluation.py).
     today = dt.datetime.now(dt.UTC).date()
-    drafts = [evaluate(c.submission(), shadow, today=today) for c in chunk]
+    drafts = evaluate_rows([(c.payload, c.channel, c.row) for c in chunk], shadow, today)
     now = utcnow()
     with session_scope(url) as session:
         counters = owner_counters(session.connection())

@@ -12,12 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from sqlmodel import col, func, select
+from sqlmodel import select
 
+from cli.demo import undecided
 from cli.stack import Stack, start, stop
 from models.db import session_scope
 from models.settings import get_settings
-from models.tables import Lead, RawSubmission
+from models.tables import Lead
 from tasks.crm import sign
 from tests.paths import SAMPLES
 from tests.prefect_helpers import drain_prefect_workers
@@ -66,17 +67,6 @@ def post(stack: Stack, body: dict[str, object]) -> httpx.Response:
         },
         timeout=10,
     )
-
-
-def undecided() -> int:
-    with session_scope() as session:
-        return int(
-            session.exec(
-                select(func.count())
-                .select_from(RawSubmission)
-                .where(col(RawSubmission.state).in_(["pending", "claimed"]))
-            ).one()
-        )
 
 
 def test_forms_posted_over_http_are_decided_through_the_event_trigger(running: Stack) -> None:
