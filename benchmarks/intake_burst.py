@@ -271,9 +271,9 @@ def naive(s: BenchStack, count: int, prefix: str) -> tuple[float, float, float]:
     time: the deployment runs one at a time). Returns (leads/s, flow runs per lead, seconds)."""
     from prefect.client.orchestration import get_client
 
+    from adapters.submissions import store_submissions
     from intake.app import FORM_SOURCE
     from qualification.submission import submission_from_mapping
-    from tasks.store import store_submissions
 
     bodies = forms(count, prefix, seed=11)
     started_at = time.time()

@@ -410,7 +410,7 @@ def forms(count: int, prefix: str, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def signed(body: dict[str, Any], secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
-    from tasks.crm import sign
+    from adapters.signing import sign
 
     raw = json.dumps(body).encode()
     stamp = str(int(time.time()))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from intake.files import FileError
+from adapters.rows import FileError
 from models.db import upgrade
 from tasks.artifacts import RunSummary
 
@@ -70,9 +70,9 @@ def webinar(file: FileArg, batch_size: BatchOpt = 500) -> None:
 
 def forms(file: FileArg, batch_size: BatchOpt = 500) -> None:
     """Store form posts from a JSONL/CSV export (as the intake would), then run the form flow."""
+    from adapters.rows import SubmissionFile
+    from adapters.submissions import store_submissions
     from flows.inbound_form import inbound_form
-    from intake.files import SubmissionFile
-    from tasks.store import store_submissions
 
     upgrade()
     source = SubmissionFile(file, channel="form")

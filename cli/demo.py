@@ -25,7 +25,7 @@ SAMPLES = PROJECT_ROOT / "intake" / "samples"
 
 
 def _signed_post(client: httpx.Client, url: str, body: dict[str, Any], secret: str) -> str:
-    from tasks.crm import sign
+    from adapters.signing import sign
 
     raw = json.dumps(body).encode()
     stamp = str(int(time.time()))

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from intake.files import FileError, RowResult, SubmissionFile
+from adapters.rows import FileError, RowResult, SubmissionFile
 from models.settings import PROJECT_ROOT, get_settings
 from qualification.criteria import Criteria, CriteriaError, load_criteria
 from qualification.decision import Decision

@@ -15,7 +15,7 @@ from rich.table import Table
 from .console import err, out
 
 if TYPE_CHECKING:
-    from tasks.report import Report
+    from reports.figures import Report
 
 
 class ReportFormat(StrEnum):
@@ -53,8 +53,9 @@ def report(
     """Funnel, disqualifications, bands, reviews, SLAs, owner load, fallbacks, rechecks and
     conversion from CRM outcomes, for every lead or those since a date or of a channel."""
     from models.db import session_scope, upgrade
+    from reports.figures import build_report, parse_since
+    from reports.render import default_chart_path, render_chart
     from tasks.criteria import active_criteria
-    from tasks.report import build_report, default_chart_path, parse_since, render_chart
     from tasks.review import review_clock
 
     try:
@@ -77,7 +78,7 @@ def report(
     if fmt is ReportFormat.csv:
         print_csv(figures)
     elif fmt is ReportFormat.markdown:
-        from tasks.report import report_markdown
+        from reports.render import report_markdown
 
         sys.stdout.write(report_markdown(figures, str(written) if written else None))
     else:
@@ -89,7 +90,7 @@ def report(
 
 
 def print_csv(figures: Report) -> None:
-    from tasks.report import empty_message, long_rows
+    from reports.render import empty_message, long_rows
 
     writer = csv.DictWriter(sys.stdout, ["section", "key", "metric", "value"], lineterminator="\n")
     writer.writeheader()
@@ -99,7 +100,8 @@ def print_csv(figures: Report) -> None:
 
 
 def print_tables(figures: Report) -> None:
-    from tasks.report import display, empty_message, sections
+    from reports.figures import sections
+    from reports.render import display, empty_message
 
     out.print(
         f"medleads report, {figures.scope} (generated {figures.generated_at:%Y-%m-%d %H:%M} UTC)",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from tasks.report import Report, compute_report, draw_report_chart, publish_report
+from reports.figures import Report
+from tasks.report import compute_report, draw_report_chart, publish_report
 
 
 @flow(name="report", log_prints=False)

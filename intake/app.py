@@ -29,13 +29,13 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.submissions import store_submissions
 from intake.security import Guard, Unauthorized, intake_secret, parse_api_keys
 from intake.trigger import Trigger
 from models.db import get_engine
 from models.settings import get_settings
 from qualification.submission import CANONICAL_FIELDS, Submission, canonical_header, clean_value
 from qualification.submission import submission_from_mapping as to_submission
-from tasks.store import store_submissions
 
 log = logging.getLogger(__name__)
 

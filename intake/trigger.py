@@ -3,81 +3,22 @@ and none while a run that will drain the channel is already waiting to start."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from prefect.events import emit_event
-from prefect.settings import PREFECT_API_URL
+from adapters.prefect_api import PrefectNotConfigured, emit_to_prefect, run_waiting
 
 log = logging.getLogger(__name__)
 
 EVENT = "medleads.submissions.pending"
-# The flow each channel's event starts (flows/serve.py, prefect.yaml); each run drains everything
-# pending of its channel.
-CHANNEL_FLOWS = {"form": "inbound-form", "webinar": "webinar"}
-# A scheduled run counts as waiting when it is due within this (a run queued behind the
-# deployment's concurrency limit is rescheduled about 30 s ahead).
-DUE_WITHIN = dt.timedelta(minutes=2)
 
 
 class Emit(Protocol):
     def __call__(
         self, event: str, resource: dict[str, str], *, payload: dict[str, Any]
     ) -> object: ...
-
-
-class PrefectNotConfigured(Exception):
-    """No Prefect server to tell; the scheduled sweep will process the submissions."""
-
-
-def run_waiting(channel: str) -> bool:
-    """Whether a run of the channel's flow is pending or scheduled to start soon: it claims
-    everything stored before it starts, so another event would only queue an empty run.
-
-    Measured: a 1,000-post burst emitted 8 events, and 6 of the 8 runs they started found
-    nothing left, each after waiting ~30 s for the deployment's concurrency slot.
-    """
-    flow = CHANNEL_FLOWS.get(channel)
-    if flow is None or PREFECT_API_URL.value() is None:
-        return False
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowFilter,
-        FlowFilterName,
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-
-    waiting = FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING])
-    with get_client(sync_client=True, httpx_settings={"timeout": 5}) as client:
-        runs = client.read_flow_runs(
-            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow])),
-            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=waiting)),
-            limit=20,
-        )
-    due = dt.datetime.now(dt.UTC) + DUE_WITHIN
-    for run in runs:
-        if run.state is None:
-            continue
-        if run.state.type == StateType.PENDING:
-            return True
-        start = run.next_scheduled_start_time or run.expected_start_time
-        if start is not None and start <= due:
-            return True
-    return False
-
-
-def emit_to_prefect(event: str, resource: dict[str, str], *, payload: dict[str, Any]) -> object:
-    """`emit_event`, fire-and-forget through Prefect's events worker, when a server is set."""
-    if PREFECT_API_URL.value() is None:
-        # emit_event would start a throwaway local Prefect server that no deployment listens to.
-        raise PrefectNotConfigured("PREFECT_API_URL is not set")
-    return emit_event(event=event, resource=resource, payload=payload)
 
 
 class Trigger:

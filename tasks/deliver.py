@@ -20,12 +20,11 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import update
 from sqlmodel import SQLModel, col, select
 
+from adapters.crm import DeliveryError, HandoffSink, sink_from_settings
+from adapters.mail import Mailer, MailError, OutboxMailer, mailer_from_settings, render_email
 from models.db import session_scope
 from models.settings import get_settings
 from models.tables import ConsentEvent, Handoff, Lead, SentEmail, utcnow
-
-from .crm import DeliveryError, HandoffSink, sink_from_settings
-from .mail import Mailer, MailError, OutboxMailer, mailer_from_settings, render_email
 
 BATCH = 200
 SENDER = "medleads <no-reply@medleads.local>"

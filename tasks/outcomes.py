@@ -18,14 +18,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-import intake.files  # noqa: F401  (registers the cp1252 fallback decoder)
+import adapters.rows  # noqa: F401  (registers the cp1252 fallback decoder)
+from adapters.submissions import write_rejections
 from models.db import session_scope
 from models.tables import Lead, LeadKey, Outcome, OwnerState, utcnow
 from qualification.contact import check_email
 from qualification.submission import clean_value
 
 from .apply import standing_record
-from .store import _write_rejections
 
 IMPORTER = "crm-import"
 OUTCOMES: tuple[str, ...] = ("opportunity", "closed_won", "closed_lost")
@@ -332,7 +332,7 @@ def import_outcomes(path: Path, url: str | None = None) -> OutcomeReport:
     if report.rejections:
         report.rejections.sort(key=lambda r: r.row)
         report.rejection_report = str(
-            _write_rejections(path, [(r.row, r.column, r.why) for r in report.rejections])
+            write_rejections(path, [(r.row, r.column, r.why) for r in report.rejections])
         )
     return report
 

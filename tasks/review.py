@@ -7,18 +7,21 @@ import re
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any, Literal
-from uuid import UUID
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
-from prefect.exceptions import ObjectNotFound
 from prefect.input import RunInput
 from prefect.settings import PREFECT_UI_URL
 from pydantic import Field
 from sqlmodel import Session, col, select
 
+from adapters.prefect_api import (
+    create_flow_run_from_deployment,
+    read_deployment_id,
+    read_flow_run_state,
+    resume_flow_run,
+)
 from models.db import session_scope
 from models.settings import PROJECT_ROOT, get_settings
 from models.tables import (
@@ -211,8 +214,6 @@ def open_reviews(lead_ids: list[str]) -> list[str]:
 
 def start_review_run(review_id: str) -> str | None:
     """Create the review's flow run from the deployment (idempotent); None if not deployed."""
-    from prefect.client.orchestration import get_client as sync_client
-
     with session_scope() as session:
         review = session.get(Review, review_id)
         if review is None or review.flow_run_id or review.state != "pending":
@@ -221,33 +222,31 @@ def start_review_run(review_id: str) -> str | None:
         assert lead is not None
         org = session.get(Organization, lead.organization_id)
         name = _run_name(org, lead)
-    with sync_client(sync_client=True) as client:
-        try:
-            deployment = client.read_deployment_by_name(REVIEW_DEPLOYMENT)
-        except ObjectNotFound:
-            get_run_logger().warning(
-                "deployment %s is not running; review %s waits for the sweep to start it",
-                REVIEW_DEPLOYMENT,
-                review_id,
-            )
-            return None
-        run = client.create_flow_run_from_deployment(
-            deployment.id,
-            parameters={"review_id": review_id},
-            name=name,
-            idempotency_key=f"review-{review_id}",
-            tags=["review"],
+    deployment_id = read_deployment_id(REVIEW_DEPLOYMENT)
+    if deployment_id is None:
+        get_run_logger().warning(
+            "deployment %s is not running; review %s waits for the sweep to start it",
+            REVIEW_DEPLOYMENT,
+            review_id,
         )
+        return None
+    run_id = create_flow_run_from_deployment(
+        deployment_id,
+        parameters={"review_id": review_id},
+        name=name,
+        idempotency_key=f"review-{review_id}",
+        tags=["review"],
+    )
     with session_scope() as session:
         review = session.get(Review, review_id)
         assert review is not None
-        review.flow_run_id = str(run.id)
+        review.flow_run_id = str(run_id)
         lead = session.get(Lead, review.lead_id)
         assert lead is not None
         org = session.get(Organization, lead.organization_id)
         reviewers = active_criteria().sheet.review.reviewers
         _queue_reviewer_email(session, review, lead, org, "notify", list(reviewers))
-    return str(run.id)
+    return str(run_id)
 
 
 @task(name="prepare-review", cache_policy=NO_CACHE)
@@ -415,14 +414,13 @@ def resume_review(review_id: str, answer: dict[str, Any]) -> str:
                 f"review {review.id[:8]} has no flow run yet (is `medleads serve` running?)"
             )
         flow_run_id = review.flow_run_id
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(UUID(flow_run_id))
-        if not (run.state and run.state.is_paused()):
-            raise PermissionError(
-                f"review {review_id[:8]}: its run is {run.state.name if run.state else 'unknown'}, "
-                "not waiting for a decision"
-            )
-        result = client.resume_flow_run(UUID(flow_run_id), run_input=answer)
+    state = read_flow_run_state(flow_run_id)
+    if not (state and state.is_paused()):
+        raise PermissionError(
+            f"review {review_id[:8]}: its run is {state.name if state else 'unknown'}, "
+            "not waiting for a decision"
+        )
+    result = resume_flow_run(flow_run_id, answer)
     if result.status.value != "ACCEPT":
         why = getattr(result.details, "reason", None) or result.status.value
         raise ValueError(f"refused by Prefect: {why}")

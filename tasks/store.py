@@ -1,10 +1,8 @@
-"""Raw submissions in and out of the database: store verbatim, claim atomically, ingest files."""
+"""Prefect tasks over raw submissions: ingest a file in bulk, claim pending ones atomically."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,13 +11,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select as sa_select
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, and_, col, or_, select
+from sqlmodel import and_, col, or_, select
 
-from intake.files import FileError, SubmissionFile
+from adapters.rows import FileError, SubmissionFile
+from adapters.submissions import insert_ignoring_duplicates, raw_row, write_rejections
 from models.db import get_engine, session_scope
-from models.settings import get_settings
 from models.tables import RawSubmission, utcnow
 from qualification.submission import Submission, submission_from_mapping
 
@@ -52,51 +48,6 @@ class IngestReport:
     rejection_report: str | None = None
 
 
-def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Bulk insert raw submissions; an id already stored is left untouched. Returns new rows."""
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    table = RawSubmission.__table__  # type: ignore[attr-defined]
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    inserted = statement.on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
-    # Parameters apart from the statement: compiled once, sent in batches ("insertmanyvalues").
-    return len(session.execute(inserted, rows).all())
-
-
-def _raw_row(sub: Submission, payload: Mapping[str, Any], source: str | None) -> dict[str, Any]:
-    now = utcnow()
-    received = now
-    if sub.received_at:
-        try:
-            parsed = dt.datetime.fromisoformat(sub.received_at.replace("Z", "+00:00"))
-            received = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-        except ValueError:
-            pass
-    return {
-        "id": sub.submission_id,
-        "channel": sub.channel,
-        "payload": {**payload, "submission_id": sub.submission_id, "channel": sub.channel},
-        "source_name": source,
-        "row": sub.row,
-        "received_at": received,
-        "stored_at": now,
-        "state": "pending",
-    }
-
-
-def store_submissions(
-    items: Iterable[tuple[Submission, Mapping[str, Any]]],
-    source: str | None = None,
-    url: str | None = None,
-) -> tuple[int, list[str]]:
-    """Store submissions verbatim (idempotent by submission id); returns (new, all ids)."""
-    rows = [_raw_row(sub, payload, source) for sub, payload in items]
-    with session_scope(url) as session:
-        new = _insert_ignoring_duplicates(session, rows)
-    return new, [r["id"] for r in rows]
-
-
 @task(name="ingest-file", cache_policy=NO_CACHE, retries=1)
 def ingest_file(path: str, channel: str, url: str | None = None) -> IngestReport:
     """Stream a file into raw submissions in bulk; every bad row goes to a rejection report."""
@@ -108,7 +59,7 @@ def ingest_file(path: str, channel: str, url: str | None = None) -> IngestReport
 
     def flush() -> None:
         with session_scope(url) as session:
-            new = _insert_ignoring_duplicates(session, batch)
+            new = insert_ignoring_duplicates(session, batch)
         report.stored += new
         report.already_stored += len(batch) - new
         batch.clear()
@@ -123,7 +74,7 @@ def ingest_file(path: str, channel: str, url: str | None = None) -> IngestReport
             if first != result.row:
                 rejections.append((result.row, "", f"duplicates row {first}"))
                 continue
-            batch.append(_raw_row(sub, result.raw, Path(path).name))
+            batch.append(raw_row(sub, result.raw, Path(path).name))
             if len(batch) >= STORE_CHUNK:
                 flush()
         flush()
@@ -133,20 +84,8 @@ def ingest_file(path: str, channel: str, url: str | None = None) -> IngestReport
     report.notes.extend(source.notes)
     report.rejected = len(rejections)
     if rejections:
-        report.rejection_report = str(_write_rejections(Path(path), rejections))
+        report.rejection_report = str(write_rejections(Path(path), rejections))
     return report
-
-
-def _write_rejections(path: Path, rejections: list[tuple[int, str, str]]) -> Path:
-    folder = get_settings().data_dir / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
-    target = folder / f"{path.stem}-{stamp}-rejections.csv"
-    with target.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["row", "column", "why"])
-        writer.writerows(rejections)
-    return target
 
 
 @task(name="claim-pending", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)

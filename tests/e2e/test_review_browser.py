@@ -24,11 +24,11 @@ from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlmodel import col, select
 
+from adapters.submissions import store_submissions
 from models.db import session_scope, upgrade
 from models.settings import get_settings
 from models.tables import Lead, Review
 from qualification.submission import submission_from_mapping
-from tasks.store import store_submissions
 from tests.paths import ROOT, SAMPLES
 from tests.prefect_helpers import drain_prefect_workers
 

@@ -14,12 +14,12 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlmodel import select
 
+from adapters.signing import sign
 from cli.demo import undecided
 from cli.stack import Stack, start, stop
 from models.db import session_scope
 from models.settings import get_settings
 from models.tables import Lead
-from tasks.crm import sign
 from tests.paths import SAMPLES
 from tests.prefect_helpers import drain_prefect_workers
 

@@ -21,15 +21,15 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.settings import PREFECT_API_URL
 from sqlmodel import func, select
 
+from adapters.rows import SubmissionFile
+from adapters.submissions import store_submissions
 from flows.inbound_form import inbound_form
 from flows.outbound_list import outbound_list
 from flows.webinar import webinar
-from intake.files import SubmissionFile
 from models.db import session_scope
 from models.tables import Handoff, Lead, RawSubmission, SentEmail
 from qualification.criteria import load_criteria
 from qualification.evaluate import evaluate
-from tasks.store import store_submissions
 from tests.paths import DEFAULT_SHEET, ROOT, SAMPLES
 from tests.smtp import RecordingHandler, SmtpServer
 

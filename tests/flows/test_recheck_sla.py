@@ -16,6 +16,8 @@ from sqlalchemy import update
 from sqlmodel import col, func, select
 from typer.testing import CliRunner
 
+from adapters.mail import OutboxMailer
+from adapters.submissions import store_submissions
 from cli.sla import register
 from flows.inbound_form import inbound_form
 from flows.recheck import recheck
@@ -24,10 +26,8 @@ from models.db import session_scope
 from models.settings import get_settings
 from models.tables import ConsentEvent, DecisionRecord, Handoff, Lead, RawSubmission, SentEmail
 from qualification.submission import submission_from_mapping
-from tasks.mail import OutboxMailer
 from tasks.recheck import Engagement, record_engagement
 from tasks.sla import record_first_touch
-from tasks.store import store_submissions
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 runner = CliRunner()

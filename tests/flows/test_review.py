@@ -19,6 +19,7 @@ from prefect.settings import PREFECT_API_URL
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
+from adapters.submissions import store_submissions
 from cli.main import app
 from flows.inbound_form import inbound_form
 from flows.review_sweep import review_sweep
@@ -27,7 +28,6 @@ from models.settings import get_settings
 from models.tables import Lead, Review, ReviewEvent, SentEmail
 from qualification.submission import submission_from_mapping
 from tasks.review import resume_review
-from tasks.store import store_submissions
 from tests.paths import ROOT, SAMPLES
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

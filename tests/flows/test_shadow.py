@@ -10,16 +10,17 @@ import pytest
 from sqlmodel import SQLModel, col, delete, select
 from typer.testing import CliRunner
 
+from adapters.rows import SubmissionFile
+from adapters.submissions import store_submissions
 from cli.main import app
 from flows.inbound_form import inbound_form
-from intake.files import SubmissionFile
 from models.db import session_scope
 from models.tables import CriteriaActivation, DecisionRecord, Lead, RawSubmission, ShadowDecision
 from qualification.criteria import load_criteria
 from tasks.criteria import activate, active_criteria
 from tasks.evaluation import evaluate_chunk
 from tasks.shadow import record_shadow
-from tasks.store import Claimed, store_submissions
+from tasks.store import Claimed
 from tests.paths import DEFAULT_SHEET, SAMPLES
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

@@ -12,6 +12,7 @@ import yaml
 from sqlmodel import func, select
 from typer.testing import CliRunner
 
+from adapters.submissions import store_submissions
 from cli.main import app
 from models.db import session_scope
 from models.tables import CriteriaActivation, DecisionRecord
@@ -20,7 +21,7 @@ from qualification.submission import submission_from_mapping
 from tasks.apply import apply_decisions
 from tasks.criteria import active_criteria
 from tasks.evaluation import evaluate_chunk
-from tasks.store import claim_pending, store_submissions
+from tasks.store import claim_pending
 from tests.paths import DEFAULT_SHEET, SAMPLES
 
 runner = CliRunner()

@@ -18,15 +18,8 @@ from typing import Any, cast
 
 import pytest
 
-from tasks.crm import (
-    DeliveryError,
-    HandoffSink,
-    JsonlSink,
-    WebhookSink,
-    sign,
-    sink_from_settings,
-    verify,
-)
+from adapters.crm import DeliveryError, HandoffSink, JsonlSink, WebhookSink, sink_from_settings
+from adapters.signing import sign, verify
 
 SECRET = "s3cret-for-tests-only"
 PAYLOAD: dict[str, Any] = {

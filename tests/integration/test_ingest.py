@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from intake.files import FileError
+from adapters.rows import FileError
 from models.db import session_scope
 from models.tables import RawSubmission
 from tasks.store import ingest_file

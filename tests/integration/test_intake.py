@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from sqlmodel import col, select
 
+from adapters.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from intake.app import CanonicalFields, create_app
 from intake.security import SECRET_FILE, intake_secret
 from intake.trigger import EVENT, Trigger
@@ -31,7 +32,6 @@ from models.db import session_scope
 from models.settings import get_settings
 from models.tables import RawSubmission
 from qualification.submission import CANONICAL_FIELDS, submission_from_mapping
-from tasks.crm import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from tests.paths import SAMPLES
 
 SECRET = "intake-secret-for-tests-only"

@@ -12,8 +12,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State, StateType
 from prefect.states import Pending, Scheduled
 
+from adapters.prefect_api import run_waiting
 from flows.inbound_form import inbound_form
-from intake.trigger import Trigger, run_waiting
+from intake.trigger import Trigger
 from tests.integration.test_intake import Recorder
 
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pytest
 from jinja2 import Environment, FileSystemLoader, UndefinedError, meta
 
-from tasks.mail import (
+from adapters.mail import (
     EMAIL_KINDS,
     KIND_VARIABLES,
     TEMPLATE_DIR,

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
+from adapters.submissions import store_submissions
 from models.db import session_scope
 from models.tables import (
     Assignment,
@@ -24,7 +25,7 @@ from qualification.criteria import load_criteria
 from qualification.evaluate import evaluate
 from qualification.submission import Submission, submission_from_mapping
 from tasks.apply import apply_decisions
-from tasks.store import Claimed, claim_pending, store_submissions
+from tasks.store import Claimed, claim_pending
 from tests.paths import DEFAULT_SHEET
 
 CRITERIA = load_criteria(DEFAULT_SHEET)

@@ -13,15 +13,16 @@ from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
+from adapters.rows import SubmissionFile
+from adapters.submissions import store_submissions
 from cli.main import app
-from intake.files import SubmissionFile
 from models.db import get_engine, session_scope
 from models.tables import Lead
 from qualification.criteria import load_criteria
 from qualification.evaluate import evaluate
 from tasks.apply import apply_decisions
 from tasks.criteria import activate, active_criteria, reading
-from tasks.store import claim_pending, store_submissions
+from tasks.store import claim_pending
 from tests.paths import DEFAULT_SHEET, SAMPLES
 
 runner = CliRunner()

@@ -28,7 +28,7 @@ from models.tables import (
     SentEmail,
 )
 from qualification.criteria import load_criteria
-from tasks.report import (
+from reports.figures import (
     Conversion,
     Fairness,
     FunnelRow,
@@ -40,8 +40,8 @@ from tasks.report import (
     build_report,
     gini,
     percentile,
-    render_chart,
 )
+from reports.render import render_chart
 from tests.paths import DEFAULT_SHEET
 
 ROSTER = load_criteria(DEFAULT_SHEET).sheet.routing

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.files import MAX_FIELD_CHARS, FileError, SubmissionFile
+from adapters.rows import MAX_FIELD_CHARS, FileError, SubmissionFile
 from qualification.submission import canonical_header, submission_from_mapping
 
 HEADER = "Company,Email,Phone,State,ZIP,Title\n"

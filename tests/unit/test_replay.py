@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from intake.files import SubmissionFile
+from adapters.rows import SubmissionFile
 from qualification.criteria import load_criteria, parse_criteria
 from qualification.replay import (
     Compared,

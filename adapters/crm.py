@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import hashlib
-import hmac
 import json
 import logging
 import math
@@ -22,17 +20,15 @@ from typing import Any, Protocol, Self
 
 import httpx
 
+from adapters.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-TIMESTAMP_HEADER = "X-Medleads-Timestamp"
-SIGNATURE_HEADER = "X-Medleads-Signature"
-REPLAY_WINDOW_SECONDS = 300
 HANDOFFS_FILE = "handoffs.jsonl"
 
 _BODY_EXCERPT_CHARS = 200
 _JITTER_FRACTION = 0.1
-_MAX_TIMESTAMP_DIGITS = 12
 
 
 def _user_agent() -> str:
@@ -68,32 +64,6 @@ class HandoffSink(Protocol):
     def already_delivered(self, idempotency_key: str) -> bool: ...
 
     def close(self) -> None: ...
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The `X-Medleads-Signature` value: HMAC-SHA256 of `timestamp + "." + body`."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
-
-
-def verify(
-    secret: str,
-    timestamp: str,
-    body: bytes,
-    signature: str,
-    *,
-    now: float | None = None,
-    window_seconds: int = REPLAY_WINDOW_SECONDS,
-) -> bool:
-    """Whether `signature` signs `body` at `timestamp`, and that is within the replay window."""
-    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > _MAX_TIMESTAMP_DIGITS:
-        return False
-    current = time.time() if now is None else now
-    if abs(current - int(timestamp)) > window_seconds:
-        return False
-    if not signature.isascii():
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 class JsonlSink:

@@ -1,0 +1,75 @@
+"""Raw submissions into the database, stored verbatim and idempotently, and rejection reports."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from models.db import session_scope
+from models.settings import get_settings
+from models.tables import RawSubmission, utcnow
+from qualification.submission import Submission
+
+
+def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Bulk insert raw submissions; an id already stored is left untouched. Returns new rows."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    table = RawSubmission.__table__  # type: ignore[attr-defined]
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    inserted = statement.on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    # Parameters apart from the statement: compiled once, sent in batches ("insertmanyvalues").
+    return len(session.execute(inserted, rows).all())
+
+
+def raw_row(sub: Submission, payload: Mapping[str, Any], source: str | None) -> dict[str, Any]:
+    now = utcnow()
+    received = now
+    if sub.received_at:
+        try:
+            parsed = dt.datetime.fromisoformat(sub.received_at.replace("Z", "+00:00"))
+            received = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        except ValueError:
+            pass
+    return {
+        "id": sub.submission_id,
+        "channel": sub.channel,
+        "payload": {**payload, "submission_id": sub.submission_id, "channel": sub.channel},
+        "source_name": source,
+        "row": sub.row,
+        "received_at": received,
+        "stored_at": now,
+        "state": "pending",
+    }
+
+
+def store_submissions(
+    items: Iterable[tuple[Submission, Mapping[str, Any]]],
+    source: str | None = None,
+    url: str | None = None,
+) -> tuple[int, list[str]]:
+    """Store submissions verbatim (idempotent by submission id); returns (new, all ids)."""
+    rows = [raw_row(sub, payload, source) for sub, payload in items]
+    with session_scope(url) as session:
+        new = insert_ignoring_duplicates(session, rows)
+    return new, [r["id"] for r in rows]
+
+
+def write_rejections(path: Path, rejections: list[tuple[int, str, str]]) -> Path:
+    folder = get_settings().data_dir / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+    target = folder / f"{path.stem}-{stamp}-rejections.csv"
+    with target.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["row", "column", "why"])
+        writer.writerows(rejections)
+    return target
