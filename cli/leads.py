@@ -13,7 +13,14 @@ from sqlmodel import col, select
 
 from models.db import session_scope, upgrade
 from models.settings import get_settings
-from models.tables import Assignment, DecisionRecord, Lead, Organization, RawSubmission
+from models.tables import (
+    Assignment,
+    Contact,
+    DecisionRecord,
+    Lead,
+    Organization,
+    RawSubmission,
+)
 
 from .console import OutputFormat, err, out
 
@@ -110,9 +117,13 @@ def leads_show(
     lead_id: Annotated[str, typer.Argument(help="A lead id (or its first characters).")],
 ) -> None:
     """A lead and every decision about it, each check in order, readable without the code."""
+    from tasks.apply import stored_account
+
     lead = find_lead(lead_id)
     with session_scope() as session:
         org = session.get(Organization, lead.organization_id)
+        contact = session.get(Contact, lead.contact_id)
+        account = stored_account(session, lead)
         records = session.exec(
             select(DecisionRecord)
             .where(col(DecisionRecord.lead_id) == lead.id)
@@ -130,6 +141,26 @@ def leads_show(
         f"criteria {lead.criteria_version}",
         markup=False,
     )
+    if contact:
+        out.print(
+            f"  contact {contact.name or '(no name)'}, {contact.role or 'role unknown'}; "
+            f"{contact.email or 'no email'}; {contact.phone or 'no phone'}",
+            markup=False,
+        )
+    where = ", ".join(str(v) for v in (account["domain"], account["state"]) if v)
+    locations = f"; {account['locations']} location(s)" if account["locations"] else ""
+    owners = f" (owners: {', '.join(account['owners'])})" if account["owners"] else ""
+    out.print(
+        f"  account {account['name'] or account['id']}"
+        f"{f' ({where})' if where else ''}{locations}; "
+        f"other open leads: {account['other_open_leads']}{owners}",
+        markup=False,
+    )
+    for other in account["other_leads"]:
+        out.print(
+            f"    lead {other['lead_id'][:12]} {other['status']}, owner {other['owner'] or 'none'}",
+            markup=False,
+        )
     if lead.sla_due_at:
         out.print(f"  SLA due {lead.sla_due_at:%Y-%m-%d %H:%M} UTC", markup=False)
     for a in assignments:

@@ -147,7 +147,7 @@ def review_show(
     """The scorecard the reviewer sees, plus the message and contact details."""
     from sqlmodel import col, select
 
-    from models.tables import Contact, RawSubmission
+    from models.tables import Contact, DecisionRecord
     from tasks.review import prepare_review, review_url
 
     with session_scope() as session:
@@ -157,16 +157,14 @@ def review_show(
             raise typer.Exit(2)
         lead = session.get(Lead, review.lead_id)
         contact = session.get(Contact, lead.contact_id) if lead else None
-        raw = session.exec(
-            select(RawSubmission).where(col(RawSubmission.lead_id) == review.lead_id)
-        ).first()
+        record = session.get(DecisionRecord, review.decision_id or "")
+        notes = record.record.get("discovery_notes") if record else None
     view = prepare_review.fn(review.id)
     out.print(view.markdown, markup=False)
     if contact:
         out.print(f"Contact: {contact.name} <{contact.email}> {contact.phone or ''}", markup=False)
-    message = (raw.payload.get("message") if raw else None) or ""
-    if message and not (lead and lead.redacted):
-        out.print(f"Message: {message[:2000]}", markup=False)
+    if notes and not (lead and lead.redacted):
+        out.print(f"Message: {notes[:2000]}", markup=False)
     out.print(f"State: {review.state}; run: {review_url(review.flow_run_id)}", markup=False)
 
 

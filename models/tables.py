@@ -50,11 +50,16 @@ class RawSubmission(SQLModel, table=True):
 
 
 class Organization(SQLModel, table=True):
+    """An account: the organization several leads (people) can belong to. Matched by its
+    registered domain or by its normalized name and state (`name_key`, "name|ST")."""
+
     __tablename__ = "organization"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     name: str | None = Field(default=None, max_length=512)
     domain: str | None = Field(default=None, index=True, max_length=255)
+    name_key: str | None = Field(default=None, index=True, max_length=600)
+    locations_count: int | None = None
     org_type: str | None = Field(default=None, max_length=64)
     specialty: str | None = Field(default=None, max_length=64)
     state: str | None = Field(default=None, max_length=8)

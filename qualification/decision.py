@@ -6,6 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
+from .lifecycle import Status as StatusName
+
+# The type checker's view of the statuses; `STATUSES` comes from the one declaration, and a test
+# keeps the two in step.
 Status = Literal[
     "new",
     "mql",
@@ -17,17 +21,7 @@ Status = Literal[
     "opportunity",
     "closed_lost",
 ]
-STATUSES: tuple[str, ...] = (
-    "new",
-    "mql",
-    "mql_no_timeline",
-    "sql",
-    "in_review",
-    "nurture",
-    "disqualified",
-    "opportunity",
-    "closed_lost",
-)
+STATUSES: tuple[str, ...] = tuple(StatusName)
 Step = Literal[
     "validation",
     "consent",
@@ -88,9 +82,22 @@ class Decision:
     phone: str | None
     consent_email: bool
     consent_phone: bool
-    dedupe_keys: tuple[str, ...]
+    # Consent the submission states, as the core read it: (channel, granted) for each channel it
+    # answers; what the consent ledger records.
+    consent_given: tuple[tuple[str, bool], ...]
+    consent_text: str | None
+    form_version: str | None
+    # The person: the key that identifies them (email, or phone when no email is given).
+    person_key: str | None
+    person_by_phone: bool
+    contact_name: str | None
+    # The account: keys that identify the organization (registered domain, name and state).
+    account_keys: tuple[str, ...]
     organization_name: str | None
     domain: str | None
+    locations_count: int | None
+    source: str | None
+    campaign: str | None
     specialty: str | None
     org_type: str | None
     role: str | None
@@ -104,6 +111,12 @@ class Decision:
     recheck_days: int | None
     route: RoutePlan
     discovery_questions: tuple[str, ...]
+    # What the person wrote and told us, for the owner (None when the submission is redacted).
+    discovery_notes: str | None
+    current_vendor: str | None
+    budget_range: str | None
+    webinar_session: str | None
+    webinar_attended: bool
     redacted: bool
     checks: tuple[Check, ...]
     criteria_version: str
@@ -134,7 +147,8 @@ class Decision:
             }
             for c in self.checks
         ]
-        for name in ("borderline_reasons", "dedupe_keys", "discovery_questions"):
+        data["consent_given"] = [list(c) for c in self.consent_given]
+        for name in ("borderline_reasons", "account_keys", "discovery_questions"):
             data[name] = list(data[name])
         data["explanations"] = self.explanations
         return data

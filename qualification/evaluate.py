@@ -26,7 +26,7 @@ from .criteria import (
     CriteriaSheet,
 )
 from .decision import Check, Decision, Outcome, RoutePlan, Status
-from .dedupe import dedupe_keys
+from .identity import account_keys, person_key
 from .routing import plan_route
 from .signals import (
     Timeframe,
@@ -223,6 +223,16 @@ def _consent(f: _Facts, sub: Submission, checks: list[Check]) -> None:
             checks.append(
                 Check("consent", channel, "fail", f"{channel.capitalize()} consent declined.")
             )
+
+
+def _consent_given(sub: Submission) -> tuple[tuple[str, bool], ...]:
+    """Each consent the submission answers, yes or no; a value that is neither is not consent."""
+    given = []
+    for channel, raw in (("email", sub.consent_email), ("phone", sub.consent_phone)):
+        granted = parse_bool(raw)
+        if granted is not None:
+            given.append((channel, granted))
+    return tuple(given)
 
 
 def _hard_stops(f: _Facts, sub: Submission, sheet: CriteriaSheet) -> dict[str, str]:
@@ -541,6 +551,8 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         questions.default
     )
     sla = getattr(sheet.slas, status, None)
+    person = person_key(f.email, f.phone)
+    redacted = "patient_inquiry" in failed
     return Decision(
         submission_id=sub.submission_id,
         row=sub.row,
@@ -559,9 +571,18 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         phone=f.phone.e164,
         consent_email=f.consent_email,
         consent_phone=f.consent_phone,
-        dedupe_keys=dedupe_keys(f.email, f.phone, f.domain),
+        consent_given=_consent_given(sub),
+        consent_text=sub.consent_text,
+        form_version=sub.form_version,
+        person_key=person.key,
+        person_by_phone=person.by_phone,
+        contact_name=sub.contact_name,
+        account_keys=account_keys(f.domain, sub.organization_name, f.state),
         organization_name=sub.organization_name,
         domain=f.domain,
+        locations_count=f.locations,
+        source=sub.source,
+        campaign=sub.campaign,
         specialty=f.specialty,
         org_type=f.org_type,
         role=f.role.role,
@@ -575,7 +596,12 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         recheck_days=recheck_days,
         route=route,
         discovery_questions=discovery if status == "sql" or proposed == "sql" else (),
-        redacted="patient_inquiry" in failed,
+        discovery_notes=None if redacted else sub.message,
+        current_vendor=sub.current_vendor,
+        budget_range=sub.budget_range,
+        webinar_session=sub.webinar_session,
+        webinar_attended=f.attended,
+        redacted=redacted,
         checks=tuple(checks),
         criteria_version=criteria.version,
     )

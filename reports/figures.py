@@ -27,8 +27,9 @@ from models.tables import (
     utcnow,
 )
 from qualification.criteria import DISQUALIFICATION_REASONS, Routing
+from qualification.lifecycle import ReviewOption, review_status
 from tasks.outcomes import IMPORTER
-from tasks.review import STATUS_OF, SYSTEM_REVIEWER
+from tasks.review import SYSTEM_REVIEWER
 from tasks.sla import ESCALATION_KIND, WATCHED_STATUSES
 
 STAGES: tuple[str, ...] = ("new", "mql", "sql", "opportunity")
@@ -308,13 +309,11 @@ def _bands(
 
 
 def decided_status(option: str, reason: str | None, via: str, actor: str | None) -> tuple[str, str]:
-    """The status and reason a review decision gave (as tasks.review applies it)."""
-    if option == "disqualify":
-        return "disqualified", reason or "?"
-    status, why = STATUS_OF.get(option, ("?", option))
-    if via == "sweep" and actor == SYSTEM_REVIEWER:
-        why = "review_expired"
-    return status, why
+    """The status and reason a review decision gave (the lifecycle's mapping)."""
+    if option not in set(ReviewOption) or (option == ReviewOption.DISQUALIFY and not reason):
+        return "?", reason or option
+    expired = via == "sweep" and actor == SYSTEM_REVIEWER
+    return review_status(option, reason, expired=expired)
 
 
 def _reviews(session: Session, where: list[ColumnElement[bool]]) -> list[ReviewRow]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
 from models.db import session_scope
@@ -30,25 +32,16 @@ from models.tables import (
 )
 from qualification.criteria import Criteria
 from qualification.decision import Decision, RoutePlan, top_reasons
+from qualification.identity import match_person, registered_domain
+from qualification.lifecycle import NEW_PERSON, EmailKind, Standing, Transition, after_submission
+from qualification.lifecycle import is_open as lead_is_open
 from qualification.routing import pick_owner
-from qualification.signals import parse_bool
 from qualification.vocab import SPECIALTY_LABELS
 
 from .store import Claimed
 
-# Which status wins when a repeat submission attaches to an existing lead: never demote, and
-# leave leads a person or sales already holds alone.
-STATUS_RANK = {
-    "new": 0,
-    "disqualified": 1,
-    "nurture": 2,
-    "mql_no_timeline": 3,
-    "mql": 4,
-    "sql": 6,
-}
-HELD_STATUSES = frozenset({"in_review", "sql", "opportunity", "closed_lost"})
-HANDOFF_STATUSES = frozenset({"sql", "mql", "mql_no_timeline"})
-NURTURE_STATUSES = frozenset({"nurture", "mql_no_timeline"})
+# An account's other open leads listed in a handoff (the count says how many in all).
+ACCOUNT_LEADS_SHOWN = 10
 # Rows created in a chunk are written with one Core INSERT per table, in this order.
 INSERT_ORDER: tuple[type[SQLModel], ...] = (
     Organization,
@@ -67,6 +60,7 @@ class LeadLike(Protocol):
     """What routing and handoff read and change on a lead: a stored `Lead` or a `NewLead`."""
 
     id: str
+    organization_id: str
     contact_id: str
     channel: str
     source: str | None
@@ -194,25 +188,33 @@ class _Chunk:
         self.now = utcnow()
         # Rows created here, by table, written in bulk by `write()` before the transaction ends.
         self.inserts: defaultdict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
-        keys = {k for d in decisions for k in d.dedupe_keys if not k.startswith("domain:")}
         self.lead_by_key: dict[str, str] = {}
         self.leads: dict[str, LeadLike] = {}
+        # Every lead whose contact has a phone, by phone key: a shared phone is not one person.
+        self.phone_holders: defaultdict[str, set[str]] = defaultdict(set)
+        keys = {d.person_key for d in decisions if d.person_key}
         if keys:
             rows = session.execute(select(LeadKey).where(col(LeadKey.key).in_(keys))).scalars()
             self.lead_by_key = {r.key: r.lead_id for r in rows}
-            lead_ids = set(self.lead_by_key.values())
-            if lead_ids:
-                leads = session.execute(select(Lead).where(col(Lead.id).in_(lead_ids))).scalars()
-                self.leads = {lead.id: lead for lead in leads}
-        domains = {d.domain for d in decisions if d.domain}
-        self.org_by_domain: dict[str, str] = {}
-        if domains:
-            orgs = session.execute(
-                select(Organization.domain, Organization.id).where(
-                    col(Organization.domain).in_(domains)
-                )
+        phones = {d.phone for d in decisions if d.person_by_phone and d.phone}
+        if phones:
+            held = session.execute(
+                select(Lead.id, Contact.phone)
+                .join(Contact, col(Contact.id) == col(Lead.contact_id))
+                .where(col(Contact.phone).in_(phones))
             ).all()
-            self.org_by_domain = {str(domain): org_id for domain, org_id in orgs}
+            for lead_id, phone in held:
+                self.phone_holders[f"phone:{phone}"].add(lead_id)
+        lead_ids = set(self.lead_by_key.values()) | {
+            i for holders in self.phone_holders.values() for i in holders
+        }
+        if lead_ids:
+            leads = session.execute(select(Lead).where(col(Lead.id).in_(lead_ids))).scalars()
+            self.leads = {lead.id: lead for lead in leads}
+        self.account_by_key: dict[str, str] = {}
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.account_leads: defaultdict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self._load_accounts(decisions)
         self.consent: dict[tuple[str, str], bool] = {}
         self.email_keys: set[str] = set()
         self.new_leads: list[NewLead] = []
@@ -247,6 +249,32 @@ class _Chunk:
                 self.session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
         if self.inserts:
             raise RuntimeError(f"no insert order for {sorted(m.__name__ for m in self.inserts)}")
+
+    def _load_accounts(self, decisions: list[Decision]) -> None:
+        """Accounts known by the chunk's account keys (registered domain, name and state)."""
+        domains: set[str] = set()
+        names: set[str] = set()
+        for d in decisions:
+            for key in d.account_keys:
+                kind, _, value = key.partition(":")
+                (domains if kind == "domain" else names).add(value)
+        if domains:
+            found = self.session.execute(
+                select(Organization.domain, Organization.id).where(
+                    col(Organization.domain).in_(domains)
+                )
+            ).all()
+            self.account_by_key.update({f"domain:{d}": i for d, i in found})
+        if names:
+            found = self.session.execute(
+                select(Organization.name_key, Organization.id).where(
+                    col(Organization.name_key).in_(names)
+                )
+            ).all()
+            self.account_by_key.update({f"name:{n}": i for n, i in found})
+        known = sorted(set(self.account_by_key.values()))
+        if known:
+            self._load_account_leads(known)
 
     def _load_lead_side(self, leads: list[LeadLike]) -> None:
         """Consent ledger, queued email keys and handoff keys of existing leads."""
@@ -286,39 +314,54 @@ class _Chunk:
         return states
 
     def lead_for(self, decision: Decision) -> LeadLike | None:
-        for key in decision.dedupe_keys:
-            lead_id = self.lead_by_key.get(key)
-            if lead_id:
-                return self.leads[lead_id]
-        return None
+        """The person this decision is about, if already known (DESIGN §4)."""
+        lead_id = match_person(
+            decision.person_key, decision.person_by_phone, self.lead_by_key, self.phone_holders
+        )
+        return self.leads[lead_id] if lead_id else None
+
+    def account_for(self, decision: Decision) -> str:
+        """The account (organization) of a new lead: matched by its keys, else created."""
+        for key in decision.account_keys:
+            if key in self.account_by_key:
+                return self.account_by_key[key]
+        org_id = new_id()
+        name_key = next((k[5:] for k in decision.account_keys if k.startswith("name:")), None)
+        self.add(
+            Organization,
+            {
+                "id": org_id,
+                "name": decision.organization_name,
+                "domain": registered_domain(decision.domain),
+                "name_key": name_key,
+                "org_type": decision.org_type,
+                "specialty": decision.specialty,
+                "state": decision.state,
+                "country": decision.country,
+                "locations_count": decision.locations_count,
+                "created_at": self.now,
+            },
+        )
+        for key in decision.account_keys:
+            self.account_by_key[key] = org_id
+        self.accounts[org_id] = _account(
+            org_id,
+            decision.organization_name,
+            registered_domain(decision.domain),
+            decision.state,
+            decision.locations_count,
+        )
+        return org_id
 
     def create_lead(self, claimed: Claimed, decision: Decision) -> NewLead:
-        payload = claimed.payload
-        org_id = self.org_by_domain.get(decision.domain or "")
-        if org_id is None:
-            org_id = new_id()
-            self.add(
-                Organization,
-                {
-                    "id": org_id,
-                    "name": decision.organization_name,
-                    "domain": decision.domain,
-                    "org_type": decision.org_type,
-                    "specialty": decision.specialty,
-                    "state": decision.state,
-                    "country": decision.country,
-                    "created_at": self.now,
-                },
-            )
-            if decision.domain:
-                self.org_by_domain[decision.domain] = org_id
+        org_id = self.account_for(decision)
         contact_id = new_id()
         self.add(
             Contact,
             {
                 "id": contact_id,
                 "organization_id": org_id,
-                "name": payload.get("contact_name"),
+                "name": decision.contact_name,
                 "role": decision.role,
                 "email": decision.email,
                 "phone": decision.phone,
@@ -330,24 +373,26 @@ class _Chunk:
             organization_id=org_id,
             contact_id=contact_id,
             channel=claimed.channel,
-            source=payload.get("source"),
-            campaign=payload.get("campaign"),
+            source=decision.source,
+            campaign=decision.campaign,
             created_at=self.now,
             updated_at=self.now,
         )
         self.leads[lead.id] = lead
         self.new_leads.append(lead)
-        for key in decision.dedupe_keys:
-            if not key.startswith("domain:") and key not in self.lead_by_key:
-                self.add(LeadKey, {"key": key, "lead_id": lead.id})
-                self.lead_by_key[key] = lead.id
+        key = decision.person_key
+        if key and key not in self.lead_by_key:
+            self.add(LeadKey, {"key": key, "lead_id": lead.id})
+            self.lead_by_key[key] = lead.id
+        if decision.phone:
+            self.phone_holders[f"phone:{decision.phone}"].add(lead.id)
+        self.account_leads[org_id][lead.id] = _fact_of(lead)
         return lead
 
-    def record_consent(self, claimed: Claimed, lead: LeadLike) -> None:
-        payload = claimed.payload
-        for channel, value in (("email", "consent_email"), ("phone", "consent_phone")):
-            granted = parse_bool(payload.get(value))
-            if granted is None or (claimed.id, channel) in self.consent_seen:
+    def record_consent(self, claimed: Claimed, lead: LeadLike, decision: Decision) -> None:
+        """The ledger records exactly the consent the core read, with its disclosure text."""
+        for channel, granted in decision.consent_given:
+            if (claimed.id, channel) in self.consent_seen:
                 continue
             self.consent_seen.add((claimed.id, channel))
             self.consent[(lead.contact_id, channel)] = granted
@@ -359,8 +404,8 @@ class _Chunk:
                     granted,
                     submission_id=claimed.id,
                     source=claimed.channel,
-                    form_version=payload.get("form_version"),
-                    disclosure_text=payload.get("consent_text"),
+                    form_version=decision.form_version,
+                    disclosure_text=decision.consent_text,
                     occurred_at=self.now,
                 ),
             )
@@ -402,46 +447,45 @@ class _Chunk:
             },
         )
 
-    def queue_emails(self, claimed: Claimed, lead: LeadLike, decision: Decision) -> list[str]:
-        if decision.status == "disqualified" or not decision.email:
-            return []
-        if not self.consented(lead, "email"):
+    def queue_emails(
+        self, lead: LeadLike, decision: Decision, kinds: tuple[EmailKind, ...]
+    ) -> list[str]:
+        """Queue the emails the lifecycle says, once each, only where the ledger grants email."""
+        if not kinds or not decision.email or not self.consented(lead, "email"):
             return []
         sheet = self.criteria.sheet
-        payload = claimed.payload
-        base = {
-            "contact_name": payload.get("contact_name"),
+        base: dict[str, Any] = {
+            "contact_name": decision.contact_name,
             "organization_name": decision.organization_name,
             "offer_name": sheet.offer.name,
         }
-        wanted: list[tuple[str, str, dict[str, Any]]] = []
-        if claimed.channel == "form":
-            owner = sheet.routing.by_id.get(lead.owner_id or "")
-            context = {
-                **base,
-                "interest_type": decision.interest_type,
-                "owner_name": owner.name if owner and lead.team == "sales" else None,
-            }
-            wanted.append(("confirmation", f"{lead.id}:confirmation", context))
-        elif claimed.channel == "webinar":
-            session_title = payload.get("webinar_session") or "our webinar"
-            context = {
-                **base,
-                "session_title": session_title,
-                "attended": parse_bool(payload.get("webinar_attended")) is True,
-                "question": sheet.webinar.follow_up_question,
-            }
-            wanted.append(("webinar_followup", f"{lead.id}:webinar:{session_title[:80]}", context))
-        # Form and webinar contacts already get an email tailored to what they did.
-        if decision.status in NURTURE_STATUSES and not wanted:
-            context = {
-                **base,
-                "specialty_label": SPECIALTY_LABELS.get(decision.specialty or ""),
-                "resources": [],
-            }
-            wanted.append(("nurture", f"{lead.id}:nurture", context))
         queued = []
-        for kind, key, context in wanted:
+        for kind in kinds:
+            context: dict[str, Any]
+            if kind == EmailKind.CONFIRMATION:
+                owner = sheet.routing.by_id.get(lead.owner_id or "")
+                key = f"{lead.id}:confirmation"
+                context = {
+                    **base,
+                    "interest_type": decision.interest_type,
+                    "owner_name": owner.name if owner and lead.team == "sales" else None,
+                }
+            elif kind == EmailKind.WEBINAR_FOLLOWUP:
+                session_title = decision.webinar_session or "our webinar"
+                key = f"{lead.id}:webinar:{session_title[:80]}"
+                context = {
+                    **base,
+                    "session_title": session_title,
+                    "attended": decision.webinar_attended,
+                    "question": sheet.webinar.follow_up_question,
+                }
+            else:
+                key = f"{lead.id}:nurture"
+                context = {
+                    **base,
+                    "specialty_label": SPECIALTY_LABELS.get(decision.specialty or ""),
+                    "resources": [],
+                }
             if key in self.email_keys:
                 continue
             self.email_keys.add(key)
@@ -450,7 +494,7 @@ class _Chunk:
                 {
                     "idempotency_key": key,
                     "lead_id": lead.id,
-                    "kind": kind,
+                    "kind": str(kind),
                     "to_address": decision.email,
                     "template_context": context,
                     "created_at": self.now,
@@ -459,18 +503,54 @@ class _Chunk:
             queued.append(key)
         return queued
 
-    def queue_handoff(
-        self, payload: dict[str, Any], lead: LeadLike, record: dict[str, Any], record_id: str
-    ) -> str | None:
+    def account_facts(self, lead: LeadLike) -> dict[str, Any]:
+        """The account of a lead as the owner needs it: the organization, its other open leads
+        (as they stand in this transaction) and who owns them."""
+        org_id = lead.organization_id
+        if org_id not in self.accounts:
+            self._load_account_leads([org_id])
+        others: dict[str, dict[str, Any]] = {}
+        for other_id, fact in self.account_leads[org_id].items():
+            held = self.leads.get(other_id)  # as it stands in this transaction
+            others[other_id] = fact if held is None else _fact_of(held)
+        return account_view(self.accounts[org_id], others.values(), lead.id)
+
+    def _load_account_leads(self, org_ids: list[str]) -> None:
+        """Stored accounts and their leads, one query each for many accounts."""
+        orgs = self.session.execute(
+            sa_select(
+                col(Organization.id),
+                col(Organization.name),
+                col(Organization.domain),
+                col(Organization.state),
+                col(Organization.locations_count),
+            ).where(col(Organization.id).in_(org_ids))
+        ).all()
+        for org_id, name, domain, state, locations in orgs:
+            self.accounts[org_id] = _account(org_id, name, domain, state, locations)
+        for org_id in org_ids:
+            self.accounts.setdefault(org_id, _account(org_id, None, None, None, None))
+        rows = self.session.execute(
+            sa_select(
+                col(Lead.organization_id),
+                col(Lead.id),
+                col(Lead.status),
+                col(Lead.reason),
+                col(Lead.owner_id),
+            ).where(col(Lead.organization_id).in_(org_ids))
+        ).all()
+        for org_id, lead_id, status, reason, owner in rows:
+            self.account_leads[org_id][lead_id] = _lead_fact(lead_id, status, reason, owner)
+
+    def queue_handoff(self, lead: LeadLike, record: dict[str, Any], record_id: str) -> str | None:
         """Queue the CRM handoff of the lead's status once; returns its idempotency key."""
-        if lead.status not in HANDOFF_STATUSES:
-            return None
         key = f"{lead.id}:{lead.status}"
         if key in self.handoff_keys:
             return None
         self.handoff_keys.add(key)
         consent = {"email": self.consented(lead, "email"), "phone": self.consented(lead, "phone")}
-        body = handoff_payload(payload, lead, record, record_id, self.criteria, consent)
+        account = self.account_facts(lead)
+        body = handoff_payload(lead, record, record_id, self.criteria, consent, account)
         self.add(
             Handoff,
             {"idempotency_key": key, "lead_id": lead.id, "payload": body, "created_at": self.now},
@@ -478,16 +558,67 @@ class _Chunk:
         return key
 
 
+def _fact_of(lead: LeadLike) -> dict[str, Any]:
+    return _lead_fact(lead.id, lead.status, lead.reason, lead.owner_id)
+
+
+def _lead_fact(lead_id: str, status: str, reason: str | None, owner: str | None) -> dict[str, Any]:
+    return {
+        "lead_id": lead_id,
+        "status": status,
+        "owner": owner,
+        "open": lead_is_open(status, reason),
+    }
+
+
+def account_view(
+    account: dict[str, Any], leads: Iterable[dict[str, Any]], lead_id: str
+) -> dict[str, Any]:
+    """An account as a lead's owner sees it: the organization, the other open leads on it (the
+    first few listed) and who owns them."""
+    open_others = [o for o in leads if o["open"] and o["lead_id"] != lead_id]
+    return {
+        **account,
+        "other_open_leads": len(open_others),
+        "other_leads": open_others[:ACCOUNT_LEADS_SHOWN],
+        "owners": sorted({o["owner"] for o in open_others if o["owner"]}),
+    }
+
+
+def stored_account(session: Session, lead: Lead) -> dict[str, Any]:
+    """`account_view` of a stored lead (for `medleads leads show`)."""
+    org = session.get(Organization, lead.organization_id)
+    account = _account(
+        lead.organization_id,
+        org.name if org else None,
+        org.domain if org else None,
+        org.state if org else None,
+        org.locations_count if org else None,
+    )
+    rows = session.execute(
+        select(Lead.id, Lead.status, Lead.reason, Lead.owner_id).where(
+            col(Lead.organization_id) == lead.organization_id
+        )
+    ).all()
+    return account_view(account, (_lead_fact(*row) for row in rows), lead.id)
+
+
+def _account(
+    org_id: str, name: str | None, domain: str | None, state: str | None, locations: int | None
+) -> dict[str, Any]:
+    return {"id": org_id, "name": name, "domain": domain, "state": state, "locations": locations}
+
+
 def handoff_payload(
-    payload: dict[str, Any],
     lead: LeadLike,
     record: dict[str, Any],
     record_id: str,
     criteria: Criteria,
     consent: dict[str, bool],
+    account: dict[str, Any],
 ) -> dict[str, Any]:
-    """What the CRM receives (DESIGN §6), from the raw submission and the decision record.
-    No free text when the submission was redacted."""
+    """What the CRM receives (DESIGN §6), from the decision record alone (one road: the record
+    holds what the core read from the canonical submission). No free text when redacted."""
     owner = criteria.sheet.routing.by_id.get(lead.owner_id or "")
     stated = record.get("timeline_days") is not None
     return {
@@ -503,8 +634,9 @@ def handoff_payload(
             "state": record.get("state"),
             "country": record.get("country"),
         },
+        "account": account,
         "contact": {
-            "name": payload.get("contact_name"),
+            "name": record.get("contact_name"),
             "role": record.get("role"),
             "influence": record.get("influence"),
             "email": record.get("email"),
@@ -518,10 +650,10 @@ def handoff_payload(
         "top_reasons": top_reasons(record.get("checks", [])),
         "timeline": record.get("timeframe") if stated else None,
         "no_timeline_reason": None if stated else lead.reason,
-        "discovery_notes": None if lead.redacted else payload.get("message"),
+        "discovery_notes": None if lead.redacted else record.get("discovery_notes"),
         "discovery_questions": list(record.get("discovery_questions", [])),
-        "current_vendor": payload.get("current_vendor"),
-        "budget_range": payload.get("budget_range"),
+        "current_vendor": record.get("current_vendor"),
+        "budget_range": record.get("budget_range"),
         "owner": {"id": owner.id, "name": owner.name, "email": owner.email} if owner else None,
         "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
         "consent": consent,
@@ -624,36 +756,38 @@ def route_new_status(
     lead: LeadLike,
     route: RoutePlan,
     record: DecisionRecord,
-    payload: dict[str, Any],
     clock: dt.datetime,
+    transition: Transition,
 ) -> str | None:
-    """A lead that just took a new status: a fresh first-touch SLA, an owner, a CRM handoff.
-    The rows it creates are queued on the chunk: the caller calls `chunk.write()`."""
+    """A lead that just took a new status: a fresh first-touch SLA, an owner, a CRM handoff
+    when the lifecycle says so. The rows it creates are queued on the chunk: the caller calls
+    `chunk.write()`."""
     sla = getattr(chunk.criteria.sheet.slas, lead.status, None)
     lead.sla_due_at = clock + dt.timedelta(hours=sla) if sla else None
     lead.first_touch_at = None
     chunk.assign(lead, route, record.id)
-    return chunk.queue_handoff(payload, lead, record.record, record.id)
+    if not transition.hand_off:
+        return None
+    return chunk.queue_handoff(lead, record.record, record.id)
 
 
 def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: ApplyResult) -> str:
     lead = chunk.lead_for(decision)
+    standing = NEW_PERSON if lead is None else Standing(lead.status, lead.reason)
+    transition = after_submission(standing, decision.status, decision.reason, claimed.channel)
     if lead is None:
         lead = chunk.create_lead(claimed, decision)
         result.new_leads += 1
-        takes_over = True
     else:
         result.attached += 1
-        rank = STATUS_RANK.get(decision.status, 5)
-        takes_over = lead.status not in HELD_STATUSES and (
-            rank > STATUS_RANK.get(lead.status, 0) or decision.status == "in_review"
-        )
-    chunk.record_consent(claimed, lead)
+    chunk.record_consent(claimed, lead, decision)
     stored = decision.to_dict()
-    record = record_row(decision, lead.id, claimed.id, stored, applied=takes_over, now=chunk.now)
+    record = record_row(
+        decision, lead.id, claimed.id, stored, applied=transition.takes_over, now=chunk.now
+    )
     chunk.add(DecisionRecord, record)
     record_id = record["id"]
-    if takes_over:
+    if transition.takes_over:
         take_decision(lead, decision, record_id, chunk.now)
         lead.sla_due_at = (
             chunk.now + dt.timedelta(hours=decision.sla_hours) if decision.sla_hours else None
@@ -662,12 +796,13 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
             chunk.now + dt.timedelta(days=decision.recheck_days) if decision.recheck_days else None
         )
         chunk.assign(lead, decision.route, record_id)
-        if decision.status == "in_review":
+        if transition.open_review:
             result.review_lead_ids.append(lead.id)
-        handoff = chunk.queue_handoff(claimed.payload, lead, stored, record_id)
-        if handoff is not None:
-            result.handoff_keys.append(handoff)
-    result.email_keys.extend(chunk.queue_emails(claimed, lead, decision))
+        if transition.hand_off:
+            handoff = chunk.queue_handoff(lead, stored, record_id)
+            if handoff is not None:
+                result.handoff_keys.append(handoff)
+    result.email_keys.extend(chunk.queue_emails(lead, decision, transition.emails))
     result.lead_ids.append(lead.id)
     result.statuses[lead.status] += 1
     result.bands[f"fit {lead.fit_band} / intent {lead.intent_band}"] += 1

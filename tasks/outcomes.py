@@ -23,22 +23,13 @@ from adapters.submissions import write_rejections
 from models.db import session_scope
 from models.tables import Lead, LeadKey, Outcome, OwnerState, utcnow
 from qualification.contact import check_email
+from qualification.lifecycle import CrmOutcome, Standing, after_outcome, newest_outcome
 from qualification.submission import clean_value
 
 from .apply import standing_record
 
 IMPORTER = "crm-import"
-OUTCOMES: tuple[str, ...] = ("opportunity", "closed_won", "closed_lost")
-CLOSED_OUTCOMES = frozenset({"closed_won", "closed_lost"})
-# Status and reason a lead takes from its newest outcome. The lifecycle has no closed_won status
-# (DESIGN §1): a won deal stays `opportunity`, told apart by its reason.
-TARGET: dict[str, tuple[str, str]] = {
-    "opportunity": ("opportunity", "crm_opportunity"),
-    "closed_won": ("opportunity", "closed_won"),
-    "closed_lost": ("closed_lost", "closed_lost"),
-}
-# When two outcomes of a lead carry the same time, the later stage wins.
-_PRECEDENCE = {"opportunity": 0, "closed_lost": 1, "closed_won": 2}
+OUTCOMES: tuple[str, ...] = tuple(CrmOutcome)
 BATCH = 500
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -453,17 +444,18 @@ def _apply(
     report: OutcomeReport,
 ) -> None:
     """The lead follows its newest outcome; a closed lead leaves its owner's open leads."""
-    newest = max(history, key=lambda o: (o.occurred_at, _PRECEDENCE[o.outcome]))
-    status, reason = TARGET[newest.outcome]
+    newest = newest_outcome([(o.occurred_at, o.outcome) for o in history])
+    transition = after_outcome(Standing(lead.status, lead.reason), newest)
+    status, reason = transition.status, transition.reason
     report.lead_ids.append(lead.id)
-    if (lead.status, lead.reason) == (status, reason):
+    if not transition.takes_over:
         return
     checks = [
         {"step": "crm", "name": item["outcome"], "outcome": "info", "detail": _describe(item)}
         for item in new
     ]
-    verdict = f"Status {status} ({reason}): the newest CRM outcome is {newest.outcome}."
-    if newest.outcome in CLOSED_OUTCOMES and lead.owner_id:
+    verdict = transition.why
+    if transition.release_owner and lead.owner_id:
         state = owners.get(lead.owner_id)
         if state is not None and state.open_leads > 0:
             state.open_leads -= 1

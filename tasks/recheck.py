@@ -34,6 +34,7 @@ from qualification.contact import check_email
 from qualification.criteria import DISQUALIFICATION_REASONS, TEMPORARY_REASONS, Criteria
 from qualification.decision import Decision
 from qualification.evaluate import evaluate
+from qualification.lifecycle import Standing, after_recheck
 from qualification.signals import parse_bool, parse_count, parse_timeframe
 from qualification.submission import (
     CANONICAL_FIELDS,
@@ -44,8 +45,6 @@ from qualification.submission import (
 )
 
 from .apply import (
-    HELD_STATUSES,
-    STATUS_RANK,
     _Chunk,
     consent_event,
     new_record,
@@ -558,22 +557,11 @@ def _recheck_one(
     chunk: _Chunk, lead: Lead, item: RecheckItem, decision: Decision, clock: dt.datetime
 ) -> RecheckReport:
     old = lead.status
-    held = old in HELD_STATUSES
-    promote = not held and STATUS_RANK.get(decision.status, 5) > STATUS_RANK.get(old, 0)
-    refresh = not held and decision.status == old
-    days = decision.recheck_days
-    if promote:
-        verdict = f"promoted to {decision.status}."
-    elif refresh:
-        verdict = f"still {old} ({decision.reason}); " + (
-            f"next recheck in {days} days." if days else "no further recheck."
-        )
-    elif held:
-        verdict = f"recorded only; the lead is {old} and stays with whoever holds it."
-    else:
-        verdict = f"recorded only; a recheck never demotes ({decision.status} is below {old})."
+    transition = after_recheck(
+        Standing(old, lead.reason), decision.status, decision.reason, decision.recheck_days
+    )
     stored = decision.to_dict()
-    note = _note(item, old, verdict)
+    note = _note(item, old, transition.why)
     stored["checks"].append(note)
     stored["explanations"].append(note["detail"])
     record = new_record(
@@ -581,27 +569,27 @@ def _recheck_one(
         lead.id,
         item.submission_id,
         stored,
-        applied=promote or refresh,
+        applied=transition.takes_over,
         now=chunk.now,
         decided_by="recheck",
     )
     chunk.session.add(record)
     result = RecheckReport(rechecked=1)
-    if held:
+    if not transition.reschedule:
         result.recorded_only.append(lead.id)
         return result
-    if promote or refresh:
+    if transition.takes_over:
         take_decision(lead, decision, record.id, chunk.now)
+    days = decision.recheck_days
     lead.recheck_at = clock + dt.timedelta(days=days) if days else None
-    if promote:
-        payload = item.payload if isinstance(item.payload, dict) else {}
-        route_new_status(chunk, lead, decision.route, record, payload, clock)
+    if transition.reroute:
+        route_new_status(chunk, lead, decision.route, record, clock, transition)
         chunk.write()
         result.promoted.append(lead.id)
         result.transitions[f"{old} -> {decision.status}"] += 1
-        if decision.status == "in_review":
+        if transition.open_review:
             result.review_lead_ids.append(lead.id)
-    elif refresh:
+    elif transition.takes_over:
         result.kept.append(lead.id)
     else:
         result.recorded_only.append(lead.id)

@@ -28,13 +28,13 @@ from models.tables import (
     DecisionRecord,
     Lead,
     Organization,
-    RawSubmission,
     Review,
     ReviewEvent,
     SentEmail,
     utcnow,
 )
 from qualification.criteria import Criteria
+from qualification.lifecycle import after_review, review_problem
 from qualification.routing import plan_route
 
 from .apply import _Chunk, route_new_status, standing_record
@@ -57,12 +57,6 @@ Reason = Literal[
     "spam",
 ]
 Via = Literal["ui", "cli", "api", "sweep"]
-STATUS_OF: dict[str, tuple[str, str]] = {
-    "approve_sql": ("sql", "review_approved_sql"),
-    "route_mql": ("mql", "review_routed_mql"),
-    "nurture": ("nurture", "review_nurture"),
-    "need_more_info": ("mql", "review_needs_more_info"),
-}
 SYSTEM_REVIEWER = "system"
 
 
@@ -275,21 +269,9 @@ def already_decided(review: Review) -> str:
 
 
 def _problem(answer: dict[str, Any]) -> str | None:
-    if not str(answer.get("reviewer") or "").strip():
-        return "a reviewer name is required"
-    reason = answer.get("disqualification_reason")
-    if answer.get("decision") == "disqualify" and reason in (None, "", "not_applicable"):
-        return "disqualify needs a disqualification_reason"
-    return None
-
-
-def _raw_payload(session: Session, lead_id: str) -> dict[str, Any]:
-    latest = session.exec(
-        select(RawSubmission)
-        .where(col(RawSubmission.lead_id) == lead_id)
-        .order_by(col(RawSubmission.stored_at).desc())
-    ).first()
-    return dict(latest.payload) if latest else {}
+    return review_problem(
+        answer.get("decision"), answer.get("disqualification_reason"), answer.get("reviewer")
+    )
 
 
 @task(name="decide-review", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
@@ -338,12 +320,9 @@ def _apply(
     via: str,
 ) -> str:
     option = str(answer["decision"])
-    if option == "disqualify":
-        status, reason = "disqualified", str(answer["disqualification_reason"])
-    else:
-        status, reason = STATUS_OF[option]
-        if via == "sweep" and actor == SYSTEM_REVIEWER:
-            reason = "review_expired"
+    expired = via == "sweep" and actor == SYSTEM_REVIEWER
+    transition = after_review(option, answer.get("disqualification_reason"), expired=expired)
+    status, reason = transition.status, transition.reason
     previous = session.get(DecisionRecord, review.decision_id or "")
     base = dict(previous.record) if previous else {}
     org = session.get(Organization, lead.organization_id)
@@ -363,22 +342,27 @@ def _apply(
         "explanations": [*base.get("explanations", []), detail],
     }
     route = plan_route(status, base.get("state"), base.get("specialty"), criteria.sheet.routing)
+    # Routed under the live sheet: the decision records that version (the rules' evaluation
+    # keeps the version it was made under).
+    record_data["criteria_version"] = criteria.version
+    record_data["evaluated_criteria_version"] = base.get("criteria_version")
     record = standing_record(
         lead,
         status=status,
         reason=reason,
         decided_by=actor,
         record=record_data,
-        criteria_version=lead.criteria_version or criteria.version,
+        criteria_version=criteria.version,
         now=now,
         submission_id=previous.submission_id if previous else None,
     )
     session.add(record)
     lead.status, lead.reason, lead.borderline = status, reason, False
     lead.last_decision_id = record.id
+    lead.criteria_version = criteria.version
     lead.updated_at = now
     chunk = _Chunk.for_lead(session, criteria, lead)
-    route_new_status(chunk, lead, route, record, _raw_payload(session, lead.id), now)
+    route_new_status(chunk, lead, route, record, now, transition)
     chunk.write()
     review.state, review.decided_at, review.decided_by = "decided", now, actor
     review.option, review.via = option, via

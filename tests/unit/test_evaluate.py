@@ -299,19 +299,26 @@ def test_a_spreadsheet_float_phone_is_recovered() -> None:
     assert d.phone == "+19106096740"
 
 
-def test_personal_email_domains_are_kept_but_give_no_domain_key() -> None:
+def test_personal_email_domains_are_kept_but_name_no_account() -> None:
     d = decide(lead(email="Dr.Rosa.Ito@Gmail.com", website=None))
     assert d.email == "dr.rosa.ito@gmail.com"
     assert d.status == "sql"
-    assert d.dedupe_keys == ("email:dr.rosa.ito@gmail.com", "phone:+18455550142")
+    assert d.person_key == "email:dr.rosa.ito@gmail.com"
+    assert not any(k.startswith("domain:") for k in d.account_keys)
 
 
-def test_dedupe_keys_use_email_phone_and_website_domain() -> None:
-    assert decide(SQL_LEAD).dedupe_keys == (
-        "email:malvarez@hvcardiology.example.com",
-        "phone:+18455550142",
+def test_the_email_identifies_the_person_and_domain_and_name_the_account() -> None:
+    d = decide(SQL_LEAD)
+    assert (d.person_key, d.person_by_phone) == ("email:malvarez@hvcardiology.example.com", False)
+    assert d.account_keys == (
         "domain:hvcardiology.example.com",
+        "name:hudson valley cardiology associates|NY",
     )
+
+
+def test_a_phone_identifies_the_person_only_when_no_email_is_given() -> None:
+    d = decide(lead(email=None))
+    assert (d.person_key, d.person_by_phone) == ("phone:+18455550142", True)
 
 
 def test_every_disqualification_reason_of_the_design_is_known() -> None:

@@ -1,0 +1,109 @@
+"""Who a submission is about (DESIGN §4): a lead is a person, an account is an organization.
+
+A normalized email identifies a person. A phone identifies a person only when no email is given
+and no other person holds it: hospitals share switchboards, so two people at one hospital are two
+leads on one account. Accounts are matched by registered domain (public-suffix aware) or by
+normalized organization name and state.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cleanco import basename
+from publicsuffixlist import PublicSuffixList
+
+from .contact import EmailCheck, PhoneCheck
+
+_PSL = PublicSuffixList()  # the list bundled with the package: no network
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonKey:
+    """The key that identifies the person: `email:...`, or `phone:...` when no email is given."""
+
+    key: str | None
+    by_phone: bool
+
+
+def person_key(email: EmailCheck, phone: PhoneCheck) -> PersonKey:
+    if email.valid and email.dedupe_key:
+        return PersonKey(f"email:{email.dedupe_key}", False)
+    if phone.valid and phone.e164:
+        return PersonKey(f"phone:{phone.e164}", True)
+    return PersonKey(None, False)
+
+
+def match_person(
+    key: str | None,
+    by_phone: bool,
+    lead_by_key: Mapping[str, str],
+    phone_holders: Mapping[str, Collection[str]],
+) -> str | None:
+    """The lead a submission attaches to, or None for a new person.
+
+    `lead_by_key` maps identity keys to leads; `phone_holders` maps a phone key to every lead whose
+    contact has that phone. An email matches only its own key. A phone-only submission matches the
+    phone-only person already known by that phone, else the one person who holds it; a phone two
+    people hold (a switchboard) identifies nobody.
+    """
+    if key is None:
+        return None
+    known = lead_by_key.get(key)
+    if known is not None or not by_phone:
+        return known
+    holders = set(phone_holders.get(key, ()))
+    return holders.pop() if len(holders) == 1 else None
+
+
+# Reserved for documentation and tests (RFC 2606, RFC 6761): no organization owns them, so the
+# whole host names the organization (`hvcardiology.example.com` is not `example.com`).
+_RESERVED = frozenset({"example.com", "example.net", "example.org"})
+_RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
+
+
+@lru_cache(maxsize=4096)
+def registered_domain(host: str | None) -> str | None:
+    """`mail.stjoes.org` -> `stjoes.org`, `www.cardiology.nhs.uk` -> `cardiology.nhs.uk`."""
+    if not host:
+        return None
+    host = host.lower().rstrip(".")
+    registered = _PSL.privatesuffix(host)
+    if registered in _RESERVED or host.rpartition(".")[2] in _RESERVED_TLDS:
+        return host
+    return registered
+
+
+@lru_cache(maxsize=4096)
+def organization_name_key(name: str | None) -> str | None:
+    """A name as people write it several ways: case, accents, punctuation, "&", a leading "The"
+    and legal suffixes (Inc., LLC, P.C.) do not make another organization."""
+    if not name:
+        return None
+    text = unicodedata.normalize("NFKD", name.replace("\u2019", "'")).replace("'", "")
+    text = text.encode("ascii", "ignore").decode("ascii")
+    text = basename(text.replace("&", " and ")).lower()
+    words = _NON_WORD.sub(" ", text).split()
+    if words[:1] == ["the"]:
+        words = words[1:]
+    return " ".join(words) or None
+
+
+def account_keys(
+    domain: str | None, organization_name: str | None, state: str | None
+) -> tuple[str, ...]:
+    """Keys that identify the account, strongest first: its registered domain, then its
+    normalized name in its state (a name alone is too common: "Family Medicine Associates")."""
+    keys: list[str] = []
+    registered = registered_domain(domain)
+    if registered:
+        keys.append(f"domain:{registered}")
+    name = organization_name_key(organization_name)
+    if name:
+        keys.append(f"name:{name}|{(state or '').upper()}")
+    return tuple(keys)
