@@ -20,13 +20,12 @@ from pydantic import (
     model_validator,
 )
 
+from .closed_sets import PERMANENT_REASONS, Channel, Influence, Reason
 from .contact import check_email, check_state, normalize_country
 from .vocab import ORG_TYPES, ROLES, SPECIALTIES, Vocabulary
 
-Channel = Literal["form", "webinar", "outbound"]
 Band = Literal["low", "mid", "high"]
 Action = Literal["nurture", "mql", "sql"]
-Influence = Literal["decider", "influencer", "user", "unknown"]
 InterestType = Literal["demo", "pricing", "consultation", "content", "webinar", "general"]
 Team = Literal["sales", "marketing"]
 MustHave = Literal["specialty", "org_type", "decision_role", "location", "timeframe"]
@@ -35,7 +34,7 @@ NiceToHave = Literal[
 ]
 ReviewDefault = Literal["nurture", "mql"]
 
-CHANNELS: tuple[str, ...] = ("form", "webinar", "outbound")
+CHANNELS: tuple[str, ...] = tuple(Channel)
 INTEREST_TYPES: tuple[str, ...] = (
     "demo",
     "pricing",
@@ -47,19 +46,7 @@ INTEREST_TYPES: tuple[str, ...] = (
 BANDS: tuple[str, ...] = ("low", "mid", "high")
 
 # Each disqualification reason is permanent or temporary; temporary ones are rechecked.
-DISQUALIFICATION_REASONS: dict[str, bool] = {
-    "out_of_geography": True,
-    "out_of_scope_service": True,
-    "wrong_org_type": True,
-    "different_specialty": True,
-    "no_consent": False,
-    "invalid_contact": False,
-    "no_decision_path": False,
-    "timing_too_far": False,
-    "patient_inquiry": True,
-    "duplicate": True,
-    "spam": True,
-}
+DISQUALIFICATION_REASONS: dict[str, bool] = {r: r in PERMANENT_REASONS for r in Reason}
 TEMPORARY_REASONS: tuple[str, ...] = tuple(
     r for r, permanent in DISQUALIFICATION_REASONS.items() if not permanent
 )
@@ -162,8 +149,8 @@ class HardStops(Strict):
     invalid_contact: bool = True
     patient_inquiry: bool = True
     spam: bool = True
-    no_consent_channels: list[Channel] = ["form", "webinar"]
-    no_decision_path_channels: list[Channel] = ["outbound"]
+    no_consent_channels: list[Channel] = [Channel.FORM, Channel.WEBINAR]
+    no_decision_path_channels: list[Channel] = [Channel.OUTBOUND]
 
 
 class SpamRules(Strict):

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from .lifecycle import Status as StatusName
+from .closed_sets import Status as StatusName
 
 # The type checker's view of the statuses; `STATUSES` comes from the one declaration, and a test
 # keeps the two in step.

@@ -8,53 +8,8 @@ else, so the policy lives here once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Status(StrEnum):
-    """The closed set of lead statuses (DESIGN §1)."""
-
-    NEW = "new"
-    MQL = "mql"
-    MQL_NO_TIMELINE = "mql_no_timeline"
-    SQL = "sql"
-    IN_REVIEW = "in_review"
-    NURTURE = "nurture"
-    DISQUALIFIED = "disqualified"
-    OPPORTUNITY = "opportunity"
-    CLOSED_LOST = "closed_lost"
-
-
-class Source(StrEnum):
-    """What made the new decision."""
-
-    RULES = "rules"  # a submission evaluated by the rules
-    RECHECK = "recheck"
-    REVIEW = "review"
-    CRM = "crm"
-
-
-class ReviewOption(StrEnum):
-    """What a reviewer may answer (DESIGN §5)."""
-
-    APPROVE_SQL = "approve_sql"
-    ROUTE_MQL = "route_mql"
-    NURTURE = "nurture"
-    DISQUALIFY = "disqualify"
-    NEED_MORE_INFO = "need_more_info"
-
-
-class CrmOutcome(StrEnum):
-    OPPORTUNITY = "opportunity"
-    CLOSED_WON = "closed_won"
-    CLOSED_LOST = "closed_lost"
-
-
-class EmailKind(StrEnum):
-    CONFIRMATION = "confirmation"
-    WEBINAR_FOLLOWUP = "webinar_followup"
-    NURTURE = "nurture"
-
+from .closed_sets import CrmOutcome, EmailKind, ReviewOption, Status
 
 # A repeat submission or a recheck never demotes a lead; statuses not ranked rank between mql
 # and sql (in_review).

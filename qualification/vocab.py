@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, get_args
 
-Influence = Literal["decider", "influencer", "user", "unknown"]
-INFLUENCES: tuple[Influence, ...] = get_args(Influence)
+from .closed_sets import Influence
+
+INFLUENCES: tuple[Influence, ...] = tuple(Influence)
 
 MAX_SCAN_CHARS = 5000
 _CACHE_SIZE = 16384
@@ -506,18 +506,18 @@ ROLES: tuple[str, ...] = (
 )
 
 _ROLE_INFLUENCE: dict[str, Influence] = {
-    "owner_physician": "decider",
-    "executive": "decider",
-    "practice_administrator": "decider",
-    "operations_leader": "decider",
-    "clinical_director": "influencer",
-    "procurement": "influencer",
-    "it_leadership": "influencer",
-    "physician": "influencer",
-    "clinical_staff": "user",
-    "front_office": "user",
-    "student": "user",
-    "other": "unknown",
+    "owner_physician": Influence.DECIDER,
+    "executive": Influence.DECIDER,
+    "practice_administrator": Influence.DECIDER,
+    "operations_leader": Influence.DECIDER,
+    "clinical_director": Influence.INFLUENCER,
+    "procurement": Influence.INFLUENCER,
+    "it_leadership": Influence.INFLUENCER,
+    "physician": Influence.INFLUENCER,
+    "clinical_staff": Influence.USER,
+    "front_office": Influence.USER,
+    "student": Influence.USER,
+    "other": Influence.UNKNOWN,
 }
 
 # Role precedence: a lower tier wins over a higher one wherever it appears in the title.
@@ -706,7 +706,7 @@ class RoleMatch:
     influence: Influence
 
 
-_NO_ROLE = RoleMatch(None, "unknown")
+_NO_ROLE = RoleMatch(None, Influence.UNKNOWN)
 
 
 def _fold(phrase: str) -> str:
@@ -928,7 +928,7 @@ class Vocabulary:
             key = "clinical_director"
         influence = self._influence[key]
         if influence == "decider" and start and _DEPUTY_PREFIX.search(norm, 0, start):
-            influence = "influencer"
+            influence = Influence.INFLUENCER
         return RoleMatch(key, influence)
 
 

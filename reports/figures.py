@@ -26,8 +26,9 @@ from models.tables import (
     SentEmail,
     utcnow,
 )
+from qualification.closed_sets import ReviewOption
 from qualification.criteria import DISQUALIFICATION_REASONS, Routing
-from qualification.lifecycle import ReviewOption, review_status
+from qualification.lifecycle import review_status
 from tasks.outcomes import IMPORTER
 from tasks.review import SYSTEM_REVIEWER
 from tasks.sla import ESCALATION_KIND, WATCHED_STATUSES

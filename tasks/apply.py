@@ -30,10 +30,11 @@ from models.tables import (
     new_id,
     utcnow,
 )
+from qualification.closed_sets import EmailKind
 from qualification.criteria import Criteria
 from qualification.decision import Decision, RoutePlan, top_reasons
 from qualification.identity import match_person, registered_domain
-from qualification.lifecycle import NEW_PERSON, EmailKind, Standing, Transition, after_submission
+from qualification.lifecycle import NEW_PERSON, Standing, Transition, after_submission
 from qualification.lifecycle import is_open as lead_is_open
 from qualification.routing import pick_owner
 from qualification.vocab import SPECIALTY_LABELS

@@ -22,8 +22,9 @@ import adapters.rows  # noqa: F401  (registers the cp1252 fallback decoder)
 from adapters.submissions import write_rejections
 from models.db import session_scope
 from models.tables import Lead, LeadKey, Outcome, OwnerState, utcnow
+from qualification.closed_sets import CrmOutcome
 from qualification.contact import check_email
-from qualification.lifecycle import CrmOutcome, Standing, after_outcome, newest_outcome
+from qualification.lifecycle import Standing, after_outcome, newest_outcome
 from qualification.submission import clean_value
 
 from .apply import standing_record

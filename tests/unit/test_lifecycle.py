@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 import pytest
 
-from qualification.decision import STATUSES
-from qualification.decision import Status as StatusLiteral
+from qualification.closed_sets import EmailKind, ReviewOption, Status
 from qualification.lifecycle import (
     NEW_PERSON,
-    EmailKind,
-    ReviewOption,
     Standing,
-    Status,
     after_outcome,
     after_recheck,
     after_review,
     after_submission,
     review_problem,
 )
-
-
-def test_the_status_literal_and_the_enum_are_one_closed_set() -> None:
-    assert get_args(StatusLiteral) == tuple(Status) == STATUSES
 
 
 def test_a_new_person_takes_the_rules_decision_and_is_handed_off_when_qualified() -> None:
