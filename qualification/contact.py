@@ -12,8 +12,10 @@ from functools import lru_cache
 
 import idna
 import phonenumbers
+import pycountry
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+from stdnum import luhn
 
 __all__ = [
     "PERSONAL_EMAIL_DOMAINS",
@@ -170,64 +172,14 @@ _IMPOSSIBLE_REASONS: dict[int, str] = {
     ValidationResult.TOO_LONG: "too long",
 }
 
-_US_STATES: dict[str, str] = {
-    "AL": "Alabama",
-    "AK": "Alaska",
-    "AZ": "Arizona",
-    "AR": "Arkansas",
-    "CA": "California",
-    "CO": "Colorado",
-    "CT": "Connecticut",
-    "DE": "Delaware",
-    "DC": "District of Columbia",
-    "FL": "Florida",
-    "GA": "Georgia",
-    "HI": "Hawaii",
-    "ID": "Idaho",
-    "IL": "Illinois",
-    "IN": "Indiana",
-    "IA": "Iowa",
-    "KS": "Kansas",
-    "KY": "Kentucky",
-    "LA": "Louisiana",
-    "ME": "Maine",
-    "MD": "Maryland",
-    "MA": "Massachusetts",
-    "MI": "Michigan",
-    "MN": "Minnesota",
-    "MS": "Mississippi",
-    "MO": "Missouri",
-    "MT": "Montana",
-    "NE": "Nebraska",
-    "NV": "Nevada",
-    "NH": "New Hampshire",
-    "NJ": "New Jersey",
-    "NM": "New Mexico",
-    "NY": "New York",
-    "NC": "North Carolina",
-    "ND": "North Dakota",
-    "OH": "Ohio",
-    "OK": "Oklahoma",
-    "OR": "Oregon",
-    "PA": "Pennsylvania",
-    "RI": "Rhode Island",
-    "SC": "South Carolina",
-    "SD": "South Dakota",
-    "TN": "Tennessee",
-    "TX": "Texas",
-    "UT": "Utah",
-    "VT": "Vermont",
-    "VA": "Virginia",
-    "WA": "Washington",
-    "WV": "West Virginia",
-    "WI": "Wisconsin",
-    "WY": "Wyoming",
-    "PR": "Puerto Rico",
-    "VI": "Virgin Islands",
-    "GU": "Guam",
-    "AS": "American Samoa",
-    "MP": "Northern Mariana Islands",
-}
+
+def _subdivisions(country: str) -> dict[str, str]:
+    """Code -> name of a country's ISO 3166-2 subdivisions (pycountry's data)."""
+    subdivisions = pycountry.subdivisions.get(country_code=country)  # type: ignore[no-untyped-call]
+    return {sub.code.split("-")[1]: sub.name for sub in subdivisions}
+
+
+_US_STATES = _subdivisions("US")  # states, DC and the territories
 _US_STATE_ALIASES: dict[str, str] = {
     "Washington DC": "DC",
     "Washington D.C.": "DC",
@@ -236,22 +188,9 @@ _US_STATE_ALIASES: dict[str, str] = {
     "USVI": "VI",
     "CNMI": "MP",
     "Commonwealth of Puerto Rico": "PR",
+    "Virgin Islands": "VI",
 }
-_CA_PROVINCES: dict[str, str] = {
-    "AB": "Alberta",
-    "BC": "British Columbia",
-    "MB": "Manitoba",
-    "NB": "New Brunswick",
-    "NL": "Newfoundland and Labrador",
-    "NS": "Nova Scotia",
-    "NT": "Northwest Territories",
-    "NU": "Nunavut",
-    "ON": "Ontario",
-    "PE": "Prince Edward Island",
-    "QC": "Quebec",
-    "SK": "Saskatchewan",
-    "YT": "Yukon",
-}
+_CA_PROVINCES = _subdivisions("CA")
 _CA_PROVINCE_ALIASES: dict[str, str] = {
     "Québec": "QC",
     "PQ": "QC",
@@ -263,65 +202,19 @@ _CA_PROVINCE_ALIASES: dict[str, str] = {
     "YK": "YT",
 }
 
+# What people write that is not an ISO code or name (pycountry has those).
 _COUNTRY_ALIASES: dict[str, str] = {
-    "US": "US",
-    "USA": "US",
-    "UNITED STATES": "US",
-    "UNITED STATES OF AMERICA": "US",
     "AMERICA": "US",
-    "CA": "CA",
-    "CAN": "CA",
-    "CANADA": "CA",
-    "GB": "GB",
     "UK": "GB",
-    "GBR": "GB",
-    "UNITED KINGDOM": "GB",
     "GREAT BRITAIN": "GB",
     "ENGLAND": "GB",
     "SCOTLAND": "GB",
     "WALES": "GB",
     "NORTHERN IRELAND": "GB",
-    "MX": "MX",
-    "MEX": "MX",
-    "MEXICO": "MX",
     "MÉXICO": "MX",
-    "GERMANY": "DE",
-    "DEU": "DE",
-    "FRANCE": "FR",
-    "FRA": "FR",
-    "INDIA": "IN",
-    "IND": "IN",
-    "AUSTRALIA": "AU",
-    "AUS": "AU",
-    "IRELAND": "IE",
-    "IRL": "IE",
-    "NEW ZEALAND": "NZ",
-    "SPAIN": "ES",
-    "ITALY": "IT",
-    "NETHERLANDS": "NL",
     "THE NETHERLANDS": "NL",
     "HOLLAND": "NL",
-    "BELGIUM": "BE",
-    "SWITZERLAND": "CH",
-    "AUSTRIA": "AT",
-    "SWEDEN": "SE",
-    "NORWAY": "NO",
-    "DENMARK": "DK",
-    "FINLAND": "FI",
-    "POLAND": "PL",
-    "PORTUGAL": "PT",
-    "ISRAEL": "IL",
-    "JAPAN": "JP",
-    "CHINA": "CN",
-    "SOUTH KOREA": "KR",
     "KOREA": "KR",
-    "SINGAPORE": "SG",
-    "PHILIPPINES": "PH",
-    "BRAZIL": "BR",
-    "ARGENTINA": "AR",
-    "COLOMBIA": "CO",
-    "SOUTH AFRICA": "ZA",
-    "PUERTO RICO": "PR",
 }
 
 
@@ -339,7 +232,20 @@ def _build_index(names: dict[str, str], aliases: dict[str, str]) -> dict[str, st
 
 _US_STATE_INDEX = _build_index(_US_STATES, _US_STATE_ALIASES)
 _CA_PROVINCE_INDEX = _build_index(_CA_PROVINCES, _CA_PROVINCE_ALIASES)
-_COUNTRY_INDEX = {_key(alias): code for alias, code in _COUNTRY_ALIASES.items()}
+
+
+def _country_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for country in pycountry.countries:
+        for name in ("alpha_3", "name", "official_name", "common_name", "alpha_2"):
+            value = getattr(country, name, None)
+            if value:
+                index[_key(value)] = country.alpha_2
+    index.update({_key(alias): code for alias, code in _COUNTRY_ALIASES.items()})
+    return index
+
+
+_COUNTRY_INDEX = _country_index()
 
 
 def check_email(raw: str | None) -> EmailCheck:
@@ -518,19 +424,6 @@ def website_domain(raw: str | None) -> str | None:
     return host
 
 
-def _npi_check_digit(first_nine: str) -> int:
-    # CMS rule: Luhn over the card-issuer prefix 80840 followed by the first nine digits.
-    total = 0
-    for position, char in enumerate(reversed("80840" + first_nine)):
-        digit = int(char)
-        if position % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return (10 - total % 10) % 10
-
-
 def check_npi(raw: str | None) -> NpiCheck:
     """Validate a National Provider Identifier: 10 digits, starts with 1 or 2, Luhn check digit."""
     if raw is None or not raw.strip():
@@ -543,6 +436,7 @@ def check_npi(raw: str | None) -> NpiCheck:
         return NpiCheck(True, False, None, "must be 10 digits")
     if text[0] not in "12":
         return NpiCheck(True, False, None, "must start with 1 or 2")
-    if _npi_check_digit(text[:9]) != int(text[9]):
+    # CMS rule: the Luhn check over the card-issuer prefix 80840 and the ten digits.
+    if not luhn.is_valid("80840" + text):
         return NpiCheck(True, False, None, "check digit does not match")
     return NpiCheck(True, True, text, None)

@@ -38,6 +38,7 @@ from .signals import (
     parse_timeframe,
 )
 from .submission import Submission, submission_from_mapping
+from .text import parse_datetime
 from .vocab import RoleMatch
 
 HARD_STOP_ORDER: tuple[str, ...] = (
@@ -80,7 +81,7 @@ class _Facts:
 def _received_date(sub: Submission, today: dt.date) -> dt.date:
     if sub.received_at:
         try:
-            return dt.datetime.fromisoformat(sub.received_at.replace("Z", "+00:00")).date()
+            return parse_datetime(sub.received_at).date()
         except ValueError:
             pass
     return today

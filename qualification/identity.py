@@ -8,7 +8,6 @@ normalized organization name and state.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from cleanco import basename
 from publicsuffixlist import PublicSuffixList
 
 from .contact import EmailCheck, PhoneCheck
+from .text import words
 
 _PSL = PublicSuffixList()  # the list bundled with the package: no network
-_NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +84,11 @@ def organization_name_key(name: str | None) -> str | None:
     and legal suffixes (Inc., LLC, P.C.) do not make another organization."""
     if not name:
         return None
-    text = unicodedata.normalize("NFKD", name.replace("\u2019", "'")).replace("'", "")
-    text = text.encode("ascii", "ignore").decode("ascii")
-    text = basename(text.replace("&", " and ")).lower()
-    words = _NON_WORD.sub(" ", text).split()
-    if words[:1] == ["the"]:
-        words = words[1:]
-    return " ".join(words) or None
+    folded = unicodedata.normalize("NFKD", name.replace("’", "'")).encode("ascii", "ignore")
+    found = words(basename(folded.decode())).casefold().split()
+    if found[:1] == ["the"]:
+        found = found[1:]
+    return " ".join(found) or None
 
 
 def account_keys(

@@ -12,7 +12,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Literal
 
-from .vocab import DEFAULT_VOCABULARY, MAX_SCAN_CHARS, trie_regex
+from .text import MAX_SCAN_CHARS
+from .vocab import DEFAULT_VOCABULARY, trie_regex
 
 _NON_WORD = re.compile(r"[\W_]+")
 _ASCII_NON_WORD = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
+from .text import is_placeholder
+
 CANONICAL_FIELDS: tuple[str, ...] = (
     "submission_id",
     "channel",
@@ -169,9 +171,6 @@ HEADER_ALIASES: dict[str, str] = {
 }
 
 NAME_PARTS: tuple[str, ...] = ("first_name", "last_name")
-PLACEHOLDERS: frozenset[str] = frozenset(
-    {"", "<unavail>", "unavail", "n/a", "na", "null", "none", "nil", "-", "--", "?", "#n/a"}
-)
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
@@ -191,7 +190,7 @@ def clean_value(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value).strip()
-    return None if text.lower() in PLACEHOLDERS else text
+    return None if is_placeholder(text) else text
 
 
 @dataclass(frozen=True, slots=True)

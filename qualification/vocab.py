@@ -8,22 +8,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .closed_sets import Influence
+from .text import MAX_SCAN_CHARS, PLACEHOLDERS, words
 
 INFLUENCES: tuple[Influence, ...] = tuple(Influence)
 
-MAX_SCAN_CHARS = 5000
 _CACHE_SIZE = 16384
-
-_APOSTROPHES_AND_AMPERSAND = str.maketrans({"'": None, "’": None, "‘": None, "&": " and "})
-_NON_WORD = re.compile(r"[\W_]+")
-_PLACEHOLDERS = frozenset(
-    {"", "na", "n a", "none", "null", "nil", "unknown", "not applicable", "unavail", "unavailable"}
-)
-
-
-def _normalize(text: str) -> str:
-    """Words of `text` (first 5,000 chars) joined by single spaces; case and letters kept."""
-    return _NON_WORD.sub(" ", text[:MAX_SCAN_CHARS].translate(_APOSTROPHES_AND_AMPERSAND)).strip()
 
 
 SPECIALTIES: tuple[str, ...] = (
@@ -710,7 +699,7 @@ _NO_ROLE = RoleMatch(None, Influence.UNKNOWN)
 
 
 def _fold(phrase: str) -> str:
-    return _normalize(phrase).casefold()
+    return words(phrase).casefold()
 
 
 def trie_regex(words: Iterable[str]) -> str:
@@ -880,9 +869,9 @@ class Vocabulary:
         return self._role(text[:MAX_SCAN_CHARS]) if text else _NO_ROLE
 
     def _find_specialty(self, text: str) -> str | None:
-        norm = _normalize(text)
+        norm = words(text)
         folded = norm.casefold()
-        if folded in _PLACEHOLDERS:
+        if folded in PLACEHOLDERS:
             return None
         hit = self._specialties.exact.get(folded)
         if hit is None:
@@ -891,9 +880,9 @@ class Vocabulary:
         return None if hit is None else hit[0]
 
     def _find_org_type(self, text: str) -> str | None:
-        norm = _normalize(text)
+        norm = words(text)
         folded = norm.casefold()
-        if folded in _PLACEHOLDERS:
+        if folded in PLACEHOLDERS:
             return None
         hit = self._org_types.exact.get(folded)
         if hit is not None:
@@ -907,9 +896,9 @@ class Vocabulary:
         return None if best is None else best[2]
 
     def _find_role(self, text: str) -> RoleMatch:
-        norm = _normalize(text)
+        norm = words(text)
         folded = norm.casefold()
-        if folded in _PLACEHOLDERS:
+        if folded in PLACEHOLDERS:
             return _NO_ROLE
         start = 0
         hit = self._roles.exact.get(folded)

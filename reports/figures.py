@@ -29,6 +29,7 @@ from models.tables import (
 from qualification.closed_sets import ReviewOption
 from qualification.criteria import DISQUALIFICATION_REASONS, Routing
 from qualification.lifecycle import review_status
+from qualification.text import parse_datetime
 from tasks.outcomes import IMPORTER
 from tasks.review import SYSTEM_REVIEWER
 from tasks.sla import ESCALATION_KIND, WATCHED_STATUSES
@@ -171,8 +172,7 @@ class Report:
 
 def parse_since(text: str) -> dt.datetime:
     """YYYY-MM-DD (midnight UTC) or an ISO date and time (UTC when it names no zone)."""
-    value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return parse_datetime(text)
 
 
 def percentile(values: Sequence[float], p: int) -> float | None:

@@ -26,6 +26,7 @@ from qualification.closed_sets import CrmOutcome
 from qualification.contact import check_email
 from qualification.lifecycle import Standing, after_outcome, newest_outcome
 from qualification.submission import clean_value
+from qualification.text import parse_datetime
 
 from .apply import standing_record
 
@@ -121,7 +122,6 @@ VALUES: dict[str, tuple[str, ...]] = {
 _OUTCOME_OF = {alias: name for name, aliases in VALUES.items() for alias in aliases}
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _AMOUNT = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
-_US_DATES = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%m/%d/%y")
 _DELIMITERS = ",;\t|"
 
 
@@ -201,25 +201,14 @@ def parse_amount(text: str) -> float:
 
 
 def parse_when(text: str, now: dt.datetime) -> dt.datetime:
-    """ISO dates and times, or US month/day/year; a time without a zone is UTC."""
-    value: dt.datetime | None = None
+    """ISO dates and times, or written dates (US month first); a time without a zone is UTC."""
     try:
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        for pattern in _US_DATES:
-            try:
-                value = dt.datetime.strptime(text.strip(), pattern)
-                break
-            except ValueError:
-                continue
-    if value is None:
-        raise RowError(
-            "occurred_at", f"{text[:40]!r} is not a date (YYYY-MM-DD, ISO time or MM/DD/YYYY)"
-        )
-    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        value = parse_datetime(text)
+    except ValueError as exc:
+        raise RowError("occurred_at", str(exc)) from None
     if value > now + dt.timedelta(days=1):
         raise RowError("occurred_at", f"{text[:40]!r} is in the future")
-    return value.astimezone(dt.UTC)
+    return value
 
 
 def outcome_from_mapping(

@@ -43,6 +43,7 @@ from qualification.submission import (
     clean_value,
     submission_from_mapping,
 )
+from qualification.text import parse_datetime
 
 from .apply import (
     _Chunk,
@@ -168,11 +169,6 @@ def _batches(items: Iterable[Engagement], size: int) -> Iterator[list[Engagement
         yield batch
 
 
-def _as_utc(value: str) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 def engagement_from_mapping(row: int, data: Mapping[str, object]) -> Engagement:
     """Read one engagement row (any header spelling); ValueError says what is wrong with it."""
     values: dict[str, str | None] = {}
@@ -198,7 +194,7 @@ def engagement_from_mapping(row: int, data: Mapping[str, object]) -> Engagement:
     occurred: dt.datetime | None = None
     if stamp := values.get("occurred_at") or values.get("received_at"):
         try:
-            occurred = _as_utc(stamp)
+            occurred = parse_datetime(stamp)
         except ValueError:
             raise ValueError(f"occurred_at: {stamp[:40]!r} is not a date and time") from None
     engagement = Engagement(
@@ -513,7 +509,7 @@ def submission_for_recheck(item: RecheckItem, today: dt.date) -> Submission:
     reference = item.received or today
     if sub.received_at:
         with contextlib.suppress(ValueError):
-            reference = _as_utc(sub.received_at).date()
+            reference = parse_datetime(sub.received_at).date()
     timeframe = parse_timeframe(sub.timeframe, reference)
     if timeframe.kind != "stated" or timeframe.days is None:
         return sub

@@ -1,0 +1,71 @@
+"""Text as people type it: one placeholder set, one word normalizer, one date parser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from dateutil import parser as date_parser
+
+# Cells that mean "no value": spreadsheet and CRM placeholders, whatever their case.
+PLACEHOLDERS: frozenset[str] = frozenset(
+    {
+        "",
+        "<unavail>",
+        "unavail",
+        "unavailable",
+        "n/a",
+        "na",
+        "n a",
+        "#n/a",
+        "null",
+        "none",
+        "nil",
+        "-",
+        "--",
+        "?",
+        "unknown",
+        "not applicable",
+    }
+)
+MAX_SCAN_CHARS = 5000
+
+_APOSTROPHES_AND_AMPERSAND = str.maketrans({"'": None, "’": None, "‘": None, "&": " and "})
+_NON_WORD = re.compile(r"[\W_]+")
+# Two different defaults tell which parts of a date the text really gave.
+_DEFAULTS = (dt.datetime(1901, 2, 3), dt.datetime(1904, 5, 6))
+
+
+def is_placeholder(text: str) -> bool:
+    return text.strip().lower() in PLACEHOLDERS
+
+
+def words(text: str) -> str:
+    """Words of `text` (first 5,000 chars) joined by single spaces; case and letters kept,
+    apostrophes dropped ("St. Mary's" -> "St Marys") and "&" read as "and"."""
+    return _NON_WORD.sub(" ", text[:MAX_SCAN_CHARS].translate(_APOSTROPHES_AND_AMPERSAND)).strip()
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    """An ISO date or time (`2026-11-20`, `2026-11-20T14:03:00Z`) or a written date with day,
+    month and year (`11/20/2026`, `Nov 20, 2026`, US month first), as aware UTC; a time without
+    a zone is UTC. ValueError says what is wrong."""
+    cleaned = text.strip()
+    try:
+        value = dt.datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+    except ValueError:
+        value = _written(cleaned)
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _written(text: str) -> dt.datetime:
+    why = f"{text[:40]!r} is not a date (YYYY-MM-DD, an ISO time or MM/DD/YYYY)"
+    if not text or len(text) > 64:
+        raise ValueError(why)
+    try:
+        first, second = (date_parser.parse(text, default=d) for d in _DEFAULTS)
+    except (ValueError, OverflowError):
+        raise ValueError(why) from None
+    if (first.year, first.month, first.day) != (second.year, second.month, second.day):
+        raise ValueError(why)  # a day, month or year was missing
+    return first
