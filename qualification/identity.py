@@ -9,7 +9,7 @@ normalized organization name and state.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -104,3 +104,22 @@ def account_keys(
     if name:
         keys.append(f"name:{name}|{(state or '').upper()}")
     return tuple(keys)
+
+
+def match_account(
+    keys: tuple[str, ...],
+    account_by_key: Mapping[str, str],
+    domain_of: Callable[[str], str | None],
+) -> str | None:
+    """The account these keys name, or None for a new one. A name in a state matches an
+    account only when their domains do not disagree: two "Memorial Hospital"s in one state
+    with different websites are two organizations."""
+    domain = next((k.partition(":")[2] for k in keys if k.startswith("domain:")), None)
+    for key in keys:
+        found = account_by_key.get(key)
+        if found is None:
+            continue
+        if key.startswith("name:") and domain and domain_of(found) not in (None, domain):
+            continue
+        return found
+    return None

@@ -33,7 +33,7 @@ from models.tables import (
 from qualification.closed_sets import EmailKind
 from qualification.criteria import Criteria
 from qualification.decision import Decision, RoutePlan, top_reasons
-from qualification.identity import match_person, registered_domain
+from qualification.identity import match_account, match_person, registered_domain
 from qualification.lifecycle import NEW_PERSON, Standing, Transition, after_submission
 from qualification.lifecycle import is_open as lead_is_open
 from qualification.routing import pick_owner
@@ -323,9 +323,9 @@ class _Chunk:
 
     def account_for(self, decision: Decision) -> str:
         """The account (organization) of a new lead: matched by its keys, else created."""
-        for key in decision.account_keys:
-            if key in self.account_by_key:
-                return self.account_by_key[key]
+        found = match_account(decision.account_keys, self.account_by_key, self._domain_of)
+        if found is not None:
+            return found
         org_id = new_id()
         name_key = next((k[5:] for k in decision.account_keys if k.startswith("name:")), None)
         self.add(
@@ -344,7 +344,7 @@ class _Chunk:
             },
         )
         for key in decision.account_keys:
-            self.account_by_key[key] = org_id
+            self.account_by_key.setdefault(key, org_id)
         self.accounts[org_id] = _account(
             org_id,
             decision.organization_name,
@@ -353,6 +353,10 @@ class _Chunk:
             decision.locations_count,
         )
         return org_id
+
+    def _domain_of(self, org_id: str) -> str | None:
+        account = self.accounts.get(org_id)
+        return account["domain"] if account else None
 
     def create_lead(self, claimed: Claimed, decision: Decision) -> NewLead:
         org_id = self.account_for(decision)

@@ -7,6 +7,7 @@ import pytest
 from qualification.contact import check_email, check_phone
 from qualification.identity import (
     account_keys,
+    match_account,
     match_person,
     organization_name_key,
     person_key,
@@ -102,3 +103,14 @@ def test_the_domain_comes_before_the_name() -> None:
         "domain:stjoes.org",
         "name:st joseph hospital|IL",
     )
+
+
+def test_a_name_matches_an_account_only_when_the_domains_agree() -> None:
+    by_key = {"name:memorial hospital|TX": "acct-1", "domain:memorialtx.org": "acct-1"}
+    domains = {"acct-1": "memorialtx.org"}.get
+    other = account_keys("www.memorial-houston.org", "Memorial Hospital", "TX")
+    same = account_keys("portal.memorialtx.org", "Memorial Hospital", "TX")
+    no_site = account_keys(None, "Memorial Hospital", "tx")
+    assert match_account(other, by_key, domains) is None
+    assert match_account(same, by_key, domains) == "acct-1"
+    assert match_account(no_site, by_key, domains) == "acct-1"
