@@ -8,109 +8,69 @@ lead. PREFECT_RUNNER_POLL_FREQUENCY sets how fast a scheduled run starts.
 
 from __future__ import annotations
 
+import importlib
 import sys
+from pathlib import Path
 from typing import Any, cast
 
+import yaml
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 
-from models.settings import get_settings
+from models.settings import PROJECT_ROOT, get_settings
 
-from .inbound_form import inbound_form
-from .intake_sweep import intake_sweep
-from .outbound_list import outbound_list
-from .recheck import recheck
-from .report import report
-from .review import review_lead
-from .review_sweep import review_sweep
-from .sla_watch import sla_watch
-from .webinar import webinar
-
-PENDING_EVENT = "medleads.submissions.pending"
+# The one declaration of the deployments: `prefect deploy --all` reads it for a work pool, and
+# `medleads serve` builds the same deployments from it.
+DEPLOYMENTS_FILE = PROJECT_ROOT / "prefect.yaml"
 
 
-def _on_pending(channel: str) -> DeploymentEventTrigger:
+def deployment_specs() -> list[dict[str, Any]]:
+    specs: list[dict[str, Any]] = yaml.safe_load(DEPLOYMENTS_FILE.read_text())["deployments"]
+    return specs
+
+
+def entrypoint_flow(entrypoint: str) -> Any:
+    """`flows/review.py:review_lead` -> the flow object."""
+    path, _, name = entrypoint.partition(":")
+    module = importlib.import_module(".".join(Path(path).with_suffix("").parts))
+    return getattr(module, name)
+
+
+def _trigger(spec: dict[str, Any]) -> DeploymentEventTrigger:
     return DeploymentEventTrigger(
-        name=f"{channel} submissions pending",
-        expect={PENDING_EVENT},
-        match={"prefect.resource.id": f"medleads.channel.{channel}"},
+        name=spec.get("name"), expect=set(spec["expect"]), match=spec.get("match", {})
     )
 
 
-def _one_at_a_time() -> ConcurrencyLimitConfig:
-    # Each run drains everything pending, so queued runs find little left; none is dropped.
-    return ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE)
-
-
-def _deployment(flow: Any, **kwargs: Any) -> RunnerDeployment:
+def _deployment(spec: dict[str, Any], intervals: dict[str, float]) -> RunnerDeployment:
+    kwargs: dict[str, Any] = {
+        "name": spec["name"],
+        "tags": spec.get("tags"),
+        "description": spec.get("description"),
+        "triggers": [_trigger(t) for t in spec.get("triggers", [])] or None,
+    }
+    if limit := spec.get("concurrency_limit"):
+        kwargs["concurrency_limit"] = ConcurrencyLimitConfig(
+            limit=limit["limit"],
+            collision_strategy=ConcurrencyLimitStrategy(limit["collision_strategy"]),
+        )
+    for schedule in spec.get("schedules", []):
+        if "interval" in schedule:
+            kwargs["interval"] = intervals.get(spec["name"], schedule["interval"])
+        else:
+            kwargs["cron"] = schedule["cron"]
+    flow = entrypoint_flow(spec["entrypoint"])
     return cast(RunnerDeployment, flow.to_deployment(**kwargs))
 
 
 def deployments(
     sweep_minutes: float = 5, intake_sweep_minutes: float = 1
 ) -> list[RunnerDeployment]:
-    return [
-        _deployment(
-            inbound_form,
-            name="inbound-form",
-            triggers=[_on_pending("form")],
-            concurrency_limit=_one_at_a_time(),
-            tags=["channel"],
-            description="Decide every stored form post; started by the intake's events.",
-        ),
-        _deployment(
-            webinar,
-            name="webinar",
-            triggers=[_on_pending("webinar")],
-            concurrency_limit=_one_at_a_time(),
-            tags=["channel"],
-            description="Decide webinar callbacks (or an attendee list given as `file`).",
-        ),
-        _deployment(
-            outbound_list,
-            name="outbound-list",
-            tags=["channel"],
-            description="Run on demand with `file`: a prospect CSV (no email without consent).",
-        ),
-        _deployment(review_lead, name="review", tags=["review"]),
-        _deployment(
-            review_sweep, name="review-sweep", interval=sweep_minutes * 60, tags=["review"]
-        ),
-        _deployment(
-            intake_sweep,
-            name="intake-sweep",
-            interval=intake_sweep_minutes * 60,
-            concurrency_limit=_one_at_a_time(),
-            tags=["channel"],
-            description="Process submissions stored while Prefect was unreachable.",
-        ),
-        _deployment(
-            recheck,
-            name="recheck",
-            cron="0 6 * * *",
-            concurrency_limit=_one_at_a_time(),
-            tags=["recheck"],
-            description="Re-evaluate mql_no_timeline and temporary disqualifications when due.",
-        ),
-        _deployment(
-            sla_watch,
-            name="sla-watch",
-            interval=900,
-            concurrency_limit=_one_at_a_time(),
-            tags=["sla"],
-            description="Escalate leads past their SLA without a first touch.",
-        ),
-        _deployment(
-            report,
-            name="report",
-            cron="0 7 * * *",
-            concurrency_limit=_one_at_a_time(),
-            tags=["report"],
-            description="The lead report as artifacts, with its chart in data/reports.",
-        ),
-    ]
+    """Every deployment of prefect.yaml; the sweeps' intervals can be shortened (tests, drills)."""
+    intervals = {"review-sweep": sweep_minutes * 60, "intake-sweep": intake_sweep_minutes * 60}
+    return [_deployment(spec, intervals) for spec in deployment_specs()]
 
 
 def main(
