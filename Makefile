@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo stop test lint typecheck unit bench clean
+.PHONY: demo stop test fast lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# The inner loop (under two minutes): lint, then the pure and database tests, first failure stops.
+fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -x -m "not slow" tests/unit tests/integration
 
 demo: $(STAMP)
 	$(BIN)/medleads demo

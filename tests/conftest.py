@@ -22,6 +22,14 @@ PG_BASE = os.environ.get(
 PG_SCHEMA = f"medleads_test_{os.getpid()}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser and stack tests (tests/e2e) are slow: `make test` runs them, `make fast` not."""
+    e2e = Path(__file__).parent / "e2e"
+    for item in items:
+        if e2e in item.path.parents:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from models.db import dispose_engines
 
