@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from models.db import session_scope
 from models.settings import get_settings
 from models.tables import RawSubmission, utcnow
 from qualification.submission import Submission
+from qualification.text import parse_datetime
 
 
 def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
@@ -34,11 +35,8 @@ def raw_row(sub: Submission, payload: Mapping[str, Any], source: str | None) -> 
     now = utcnow()
     received = now
     if sub.received_at:
-        try:
-            parsed = dt.datetime.fromisoformat(sub.received_at.replace("Z", "+00:00"))
-            received = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-        except ValueError:
-            pass
+        with contextlib.suppress(ValueError):
+            received = parse_datetime(sub.received_at)
     return {
         "id": sub.submission_id,
         "channel": sub.channel,

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from adapters.prefect_api import PrefectNotConfigured, emit_to_prefect, run_waiting
+from qualification.closed_sets import Event
 
 log = logging.getLogger(__name__)
 
-EVENT = "medleads.submissions.pending"
+EVENT = Event.SUBMISSIONS_PENDING
 
 
 class Emit(Protocol):

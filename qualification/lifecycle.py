@@ -34,6 +34,18 @@ REVIEW_STATUS: dict[str, tuple[Status, str]] = {
     ReviewOption.NEED_MORE_INFO: (Status.MQL, "review_needs_more_info"),
 }
 REVIEW_EXPIRED = "review_expired"
+# Who decides when nobody did in time (the review sweep's default answer).
+SYSTEM_REVIEWER = "system"
+# The `decided_by` of a decision that follows a CRM outcome import.
+CRM_IMPORTER = "crm-import"
+# Statuses whose first-touch SLA is watched, and the email that escalates a breach.
+WATCHED_STATUSES: tuple[str, ...] = (
+    Status.SQL,
+    Status.MQL,
+    Status.MQL_NO_TIMELINE,
+    Status.IN_REVIEW,
+)
+ESCALATION_EMAIL = "sla_escalation"
 # A CRM outcome -> status and reason. There is no won status (DESIGN §1): a won deal stays an
 # opportunity, told apart by its reason.
 CRM_STATUS: dict[str, tuple[Status, str]] = {

@@ -28,11 +28,14 @@ from models.tables import (
 )
 from qualification.closed_sets import ReviewOption
 from qualification.criteria import DISQUALIFICATION_REASONS, Routing
-from qualification.lifecycle import review_status
+from qualification.lifecycle import (
+    CRM_IMPORTER,
+    ESCALATION_EMAIL,
+    SYSTEM_REVIEWER,
+    WATCHED_STATUSES,
+    review_status,
+)
 from qualification.text import parse_datetime
-from tasks.outcomes import IMPORTER
-from tasks.review import SYSTEM_REVIEWER
-from tasks.sla import ESCALATION_KIND, WATCHED_STATUSES
 
 STAGES: tuple[str, ...] = ("new", "mql", "sql", "opportunity")
 # A lead is counted at a stage when an applied decision gave it a status of that stage or a later
@@ -391,7 +394,7 @@ def _timings(
     ).one()
     escalated = session.execute(
         sa_select(func.count(func.distinct(col(SentEmail.lead_id)))).where(
-            col(SentEmail.kind) == ESCALATION_KIND, col(SentEmail.lead_id).in_(cohort)
+            col(SentEmail.kind) == ESCALATION_EMAIL, col(SentEmail.lead_id).in_(cohort)
         )
     ).scalar_one()
     with_sla, in_time, late, past_due = (int(n or 0) for n in counts)
@@ -565,7 +568,7 @@ def _conversions(
         )
         .where(
             table.c.applied.is_(True),
-            table.c.decided_by != IMPORTER,
+            table.c.decided_by != CRM_IMPORTER,
             table.c.lead_id.in_(cohort),
         )
         .subquery()

@@ -24,13 +24,12 @@ from models.db import session_scope
 from models.tables import Lead, LeadKey, Outcome, OwnerState, utcnow
 from qualification.closed_sets import CrmOutcome
 from qualification.contact import check_email
-from qualification.lifecycle import Standing, after_outcome, newest_outcome
+from qualification.lifecycle import CRM_IMPORTER, Standing, after_outcome, newest_outcome
 from qualification.submission import clean_value
 from qualification.text import parse_datetime
 
 from .apply import standing_record
 
-IMPORTER = "crm-import"
 OUTCOMES: tuple[str, ...] = tuple(CrmOutcome)
 BATCH = 500
 
@@ -459,7 +458,7 @@ def _apply(
         lead,
         status=status,
         reason=reason,
-        decided_by=IMPORTER,
+        decided_by=CRM_IMPORTER,
         criteria_version=lead.criteria_version or "none",
         now=now,
         record={

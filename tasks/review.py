@@ -34,7 +34,7 @@ from models.tables import (
     utcnow,
 )
 from qualification.criteria import Criteria
-from qualification.lifecycle import after_review, review_problem
+from qualification.lifecycle import SYSTEM_REVIEWER, after_review, review_problem
 from qualification.routing import plan_route
 
 from .apply import _Chunk, route_new_status, standing_record
@@ -57,7 +57,6 @@ Reason = Literal[
     "spam",
 ]
 Via = Literal["ui", "cli", "api", "sweep"]
-SYSTEM_REVIEWER = "system"
 
 
 class ReviewInput(RunInput):

@@ -16,13 +16,12 @@ from sqlmodel import Session, col, select
 from models.db import session_scope
 from models.tables import Lead, Organization, Review, SentEmail, utcnow
 from qualification.criteria import CriteriaSheet
+from qualification.lifecycle import ESCALATION_EMAIL, WATCHED_STATUSES
 from qualification.routing import TEAM_BY_STATUS
 
 from .criteria import active_criteria
 from .review import review_clock, review_url
 
-WATCHED_STATUSES: tuple[str, ...] = ("sql", "mql", "mql_no_timeline", "in_review")
-ESCALATION_KIND = "sla_escalation"
 RETRY_DELAYS: list[float] = [2, 10, 30]
 
 
@@ -66,7 +65,7 @@ def _watched(session: Session, before: dt.datetime) -> list[tuple[Lead, str | No
     escalated = set(
         session.exec(
             select(SentEmail.idempotency_key).where(
-                col(SentEmail.kind) == ESCALATION_KIND,
+                col(SentEmail.kind) == ESCALATION_EMAIL,
                 col(SentEmail.lead_id).in_([lead.id for lead, _ in rows]),
             )
         ).all()
@@ -121,7 +120,7 @@ def escalate_breaches(url: str | None = None) -> SlaReport:
                 {
                     "idempotency_key": sla_key(lead.id, lead.sla_due_at),
                     "lead_id": lead.id,
-                    "kind": ESCALATION_KIND,
+                    "kind": ESCALATION_EMAIL,
                     "to_address": address,
                     "template_context": context,
                     "state": "pending",

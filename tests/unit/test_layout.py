@@ -56,8 +56,8 @@ def test_adapters_import_no_tasks_flows_cli_or_intake(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", sources("reports"), ids=name)
-def test_reports_import_no_prefect(path: Path) -> None:
-    assert "prefect" not in imports_of(path)
+def test_reports_import_no_prefect_and_no_tasks(path: Path) -> None:
+    assert not imports_of(path) & {"prefect", "tasks", "flows", "cli", "intake"}
 
 
 def test_the_check_sees_imports_inside_functions_and_relative_ones() -> None:
