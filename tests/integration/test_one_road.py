@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, func, select
 
+from adapters.submissions import store_submissions
 from models.db import session_scope
 from models.tables import ConsentEvent, Contact, Handoff, Lead, Organization, SentEmail
 from qualification.criteria import load_criteria
@@ -23,7 +24,7 @@ from qualification.evaluate import evaluate
 from qualification.submission import submission_from_mapping
 from tasks.apply import apply_decisions
 from tasks.deliver import deliver_pending_handoffs, send_pending_emails
-from tasks.store import Claimed, claim_pending, ingest_file, store_submissions
+from tasks.store import Claimed, claim_pending, ingest_file
 from tests.paths import DEFAULT_SHEET
 
 CRITERIA = load_criteria(DEFAULT_SHEET)
