@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from qualification.identity import organization_name_key, registered_domain
+from qualification.identity import account_keys, match_account, registered_domain
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -36,25 +36,20 @@ def upgrade() -> None:
         )
     ).all()
     keep: dict[str, str] = {}  # account key -> the organization that keeps it
+    domains: dict[str, str | None] = {}  # kept organization -> its registered domain
     merged: dict[str, str] = {}  # organization -> the one it joins
     for org_id, name, domain, state, _created in orgs:
-        registered = registered_domain(domain)
-        name_key = organization_name_key(name)
-        name_key = f"{name_key}|{(state or '').upper()}" if name_key else None
-        keys = [
-            k
-            for k in (
-                f"domain:{registered}" if registered else None,
-                f"name:{name_key}" if name_key else None,
-            )
-            if k
-        ]
-        target = next((keep[k] for k in keys if k in keep), None)
+        # The same keys and the same matching rule as new leads (qualification/identity.py).
+        keys = account_keys(domain, name, state)
+        target = match_account(keys, keep, domains.get)
         if target is not None:
             merged[org_id] = target
             continue
+        registered = registered_domain(domain)
+        name_key = next((k[5:] for k in keys if k.startswith("name:")), None)
+        domains[org_id] = registered
         for key in keys:
-            keep[key] = org_id
+            keep.setdefault(key, org_id)
         conn.execute(
             sa.text("UPDATE organization SET domain = :d, name_key = :n WHERE id = :i"),
             {"d": registered, "n": name_key, "i": org_id},
