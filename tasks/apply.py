@@ -215,6 +215,8 @@ class _Chunk:
         self.account_by_key: dict[str, str] = {}
         self.accounts: dict[str, dict[str, Any]] = {}
         self.account_leads: defaultdict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.accounts_with_leads: set[str] = set()  # accounts whose stored leads are loaded
+        self.handoff_accounts: list[tuple[dict[str, Any], LeadLike]] = []
         self._load_accounts(decisions)
         self.consent: dict[tuple[str, str], bool] = {}
         self.email_keys: set[str] = set()
@@ -244,6 +246,7 @@ class _Chunk:
 
     def write(self) -> None:
         """Insert every queued row, one executemany per table; foreign keys are deferred."""
+        self._fill_accounts()
         for model in INSERT_ORDER:
             rows = self.inserts.pop(model, None)
             if rows:
@@ -275,7 +278,7 @@ class _Chunk:
             self.account_by_key.update({f"name:{n}": i for n, i in found})
         known = sorted(set(self.account_by_key.values()))
         if known:
-            self._load_account_leads(known)
+            self._load_account_rows(known)
 
     def _load_lead_side(self, leads: list[LeadLike]) -> None:
         """Consent ledger, queued email keys and handoff keys of existing leads."""
@@ -345,6 +348,7 @@ class _Chunk:
         )
         for key in decision.account_keys:
             self.account_by_key.setdefault(key, org_id)
+        self.accounts_with_leads.add(org_id)  # new: no stored leads yet
         self.accounts[org_id] = _account(
             org_id,
             decision.organization_name,
@@ -508,20 +512,41 @@ class _Chunk:
             queued.append(key)
         return queued
 
-    def account_facts(self, lead: LeadLike) -> dict[str, Any]:
-        """The account of a lead as the owner needs it: the organization, its other open leads
-        (as they stand in this transaction) and who owns them."""
-        org_id = lead.organization_id
-        if org_id not in self.accounts:
-            self._load_account_leads([org_id])
-        others: dict[str, dict[str, Any]] = {}
-        for other_id, fact in self.account_leads[org_id].items():
-            held = self.leads.get(other_id)  # as it stands in this transaction
-            others[other_id] = fact if held is None else _fact_of(held)
-        return account_view(self.accounts[org_id], others.values(), lead.id)
+    def _fill_accounts(self) -> None:
+        """Put the account into the handoffs queued in this transaction: the organization, its
+        other open leads (as they stand now) and who owns them; one query for all accounts."""
+        waiting, self.handoff_accounts = self.handoff_accounts, []
+        if not waiting:
+            return
+        org_ids = {lead.organization_id for _, lead in waiting}
+        with self.session.no_autoflush:
+            if missing := sorted(org_ids - set(self.accounts)):
+                self._load_account_rows(missing)
+            if unread := sorted(org_ids - self.accounts_with_leads):
+                self.accounts_with_leads |= set(unread)
+                rows = self.session.execute(
+                    sa_select(
+                        col(Lead.organization_id),
+                        col(Lead.id),
+                        col(Lead.status),
+                        col(Lead.reason),
+                        col(Lead.owner_id),
+                    ).where(col(Lead.organization_id).in_(unread))
+                ).all()
+                for org_id, lead_id, status, reason, owner in rows:
+                    self.account_leads[org_id].setdefault(
+                        lead_id, _lead_fact(lead_id, status, reason, owner)
+                    )
+        for body, lead in waiting:
+            org_id = lead.organization_id
+            others = []
+            for other_id, fact in self.account_leads[org_id].items():
+                held = self.leads.get(other_id)  # as it stands in this transaction
+                others.append(fact if held is None else _fact_of(held))
+            body["account"] = account_view(self.accounts[org_id], others, lead.id)
 
-    def _load_account_leads(self, org_ids: list[str]) -> None:
-        """Stored accounts and their leads, one query each for many accounts."""
+    def _load_account_rows(self, org_ids: list[str]) -> None:
+        """Stored accounts (their domains decide name matches), one query for many."""
         orgs = self.session.execute(
             sa_select(
                 col(Organization.id),
@@ -535,17 +560,6 @@ class _Chunk:
             self.accounts[org_id] = _account(org_id, name, domain, state, locations)
         for org_id in org_ids:
             self.accounts.setdefault(org_id, _account(org_id, None, None, None, None))
-        rows = self.session.execute(
-            sa_select(
-                col(Lead.organization_id),
-                col(Lead.id),
-                col(Lead.status),
-                col(Lead.reason),
-                col(Lead.owner_id),
-            ).where(col(Lead.organization_id).in_(org_ids))
-        ).all()
-        for org_id, lead_id, status, reason, owner in rows:
-            self.account_leads[org_id][lead_id] = _lead_fact(lead_id, status, reason, owner)
 
     def queue_handoff(self, lead: LeadLike, record: dict[str, Any], record_id: str) -> str | None:
         """Queue the CRM handoff of the lead's status once; returns its idempotency key."""
@@ -554,8 +568,8 @@ class _Chunk:
             return None
         self.handoff_keys.add(key)
         consent = {"email": self.consented(lead, "email"), "phone": self.consented(lead, "phone")}
-        account = self.account_facts(lead)
-        body = handoff_payload(lead, record, record_id, self.criteria, consent, account)
+        body = handoff_payload(lead, record, record_id, self.criteria, consent)
+        self.handoff_accounts.append((body, lead))  # filled in by `write()`
         self.add(
             Handoff,
             {"idempotency_key": key, "lead_id": lead.id, "payload": body, "created_at": self.now},
@@ -620,7 +634,6 @@ def handoff_payload(
     record_id: str,
     criteria: Criteria,
     consent: dict[str, bool],
-    account: dict[str, Any],
 ) -> dict[str, Any]:
     """What the CRM receives (DESIGN §6), from the decision record alone (one road: the record
     holds what the core read from the canonical submission). No free text when redacted."""
@@ -639,7 +652,7 @@ def handoff_payload(
             "state": record.get("state"),
             "country": record.get("country"),
         },
-        "account": account,
+        "account": None,  # the account as it stands when the transaction writes
         "contact": {
             "name": record.get("contact_name"),
             "role": record.get("role"),
