@@ -92,17 +92,18 @@ class Transition:
     new for the lead, so it gets a fresh SLA and an owner for it. `emails`: what to queue (only
     where the ledger grants email). `hand_off`: queue the CRM handoff of the new status (once per
     status). `open_review`: a person decides next. `release_owner`: the lead leaves its owner.
+    `reschedule`: the lead's next recheck date comes from this decision.
     """
 
     status: str
     reason: str | None
     takes_over: bool
-    reroute: bool
-    emails: tuple[EmailKind, ...]
-    hand_off: bool
-    open_review: bool
-    release_owner: bool
     why: str
+    reroute: bool = False
+    emails: tuple[EmailKind, ...] = ()
+    hand_off: bool = False
+    open_review: bool = False
+    release_owner: bool = False
     reschedule: bool = False
 
 
@@ -128,16 +129,16 @@ def _moved(
     why: str,
     reschedule: bool = True,
 ) -> Transition:
+    """The lead takes a new status: routed again, handed off or reviewed as the status says."""
     return Transition(
-        status=status,
-        reason=reason,
-        takes_over=True,
+        status,
+        reason,
+        True,
+        why,
         reroute=True,
         emails=emails,
         hand_off=status in HANDOFF_STATUSES,
         open_review=status == Status.IN_REVIEW,
-        release_owner=False,
-        why=why,
         reschedule=reschedule,
     )
 
@@ -145,19 +146,9 @@ def _moved(
 def _kept(
     lead: Standing, why: str, *, emails: tuple[EmailKind, ...] = (), reschedule: bool = False
 ) -> Transition:
+    """The lead keeps its status; the decision is recorded only."""
     assert lead.status is not None
-    return Transition(
-        status=lead.status,
-        reason=lead.reason,
-        takes_over=False,
-        reroute=False,
-        emails=emails,
-        hand_off=False,
-        open_review=False,
-        release_owner=False,
-        why=why,
-        reschedule=reschedule,
-    )
+    return Transition(lead.status, lead.reason, False, why, emails=emails, reschedule=reschedule)
 
 
 def after_submission(lead: Standing, status: str, reason: str, channel: str) -> Transition:
@@ -188,16 +179,7 @@ def after_recheck(lead: Standing, status: str, reason: str, recheck_days: int | 
     if status == lead.status:
         then = f"next recheck in {recheck_days} days." if recheck_days else "no further recheck."
         return Transition(
-            status=status,
-            reason=reason,
-            takes_over=True,
-            reroute=False,
-            emails=(),
-            hand_off=False,
-            open_review=False,
-            release_owner=False,
-            why=f"still {status} ({reason}); {then}",
-            reschedule=True,
+            status, reason, True, f"still {status} ({reason}); {then}", reschedule=True
         )
     why = f"recorded only; a recheck never demotes ({status} is below {lead.status})."
     return _kept(lead, why, reschedule=True)
@@ -242,15 +224,7 @@ def after_outcome(lead: Standing, outcome: str) -> Transition:
     if (lead.status, lead.reason) == (status, reason):
         assert lead.status is not None
         return _kept(lead, f"already {status} ({reason})")
+    why = f"Status {status} ({reason}): the newest CRM outcome is {outcome}."
     return Transition(
-        status=status,
-        reason=reason,
-        takes_over=True,
-        reroute=False,
-        emails=(),
-        hand_off=False,
-        open_review=False,
-        release_owner=outcome in CLOSED_OUTCOMES,
-        why=f"Status {status} ({reason}): the newest CRM outcome is {outcome}.",
-        reschedule=True,
+        status, reason, True, why, release_owner=outcome in CLOSED_OUTCOMES, reschedule=True
     )
