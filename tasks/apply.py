@@ -12,7 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, col, or_, select
 
 from models.db import session_scope
 from models.tables import (
@@ -262,20 +262,19 @@ class _Chunk:
             for key in d.account_keys:
                 kind, _, value = key.partition(":")
                 (domains if kind == "domain" else names).add(value)
-        if domains:
+        if domains or names:
             found = self.session.execute(
-                select(Organization.domain, Organization.id).where(
-                    col(Organization.domain).in_(domains)
+                select(Organization.id, Organization.domain, Organization.name_key).where(
+                    or_(
+                        col(Organization.domain).in_(domains), col(Organization.name_key).in_(names)
+                    )
                 )
             ).all()
-            self.account_by_key.update({f"domain:{d}": i for d, i in found})
-        if names:
-            found = self.session.execute(
-                select(Organization.name_key, Organization.id).where(
-                    col(Organization.name_key).in_(names)
-                )
-            ).all()
-            self.account_by_key.update({f"name:{n}": i for n, i in found})
+            for org_id, domain, name_key in found:
+                if domain in domains:
+                    self.account_by_key[f"domain:{domain}"] = org_id
+                if name_key in names:
+                    self.account_by_key[f"name:{name_key}"] = org_id
         known = sorted(set(self.account_by_key.values()))
         if known:
             self._load_account_rows(known)
