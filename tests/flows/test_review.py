@@ -25,8 +25,9 @@ from flows.inbound_form import inbound_form
 from flows.review_sweep import review_sweep
 from models.db import session_scope, upgrade
 from models.settings import get_settings
-from models.tables import Lead, Review, ReviewEvent, SentEmail
+from models.tables import DecisionRecord, Lead, Review, ReviewEvent, SentEmail
 from qualification.submission import submission_from_mapping
+from tasks.criteria import active_criteria
 from tasks.review import resume_review
 from tests.paths import ROOT, SAMPLES
 
@@ -201,6 +202,13 @@ def test_a_review_suspends_is_refused_bad_input_and_applies_one_decision(served:
     (handoff,) = handoffs_for(served, review.lead_id)
     assert handoff["status"] == "sql"
     assert any("Reviewer alice chose approve_sql via cli" in r for r in handoff["top_reasons"])
+    assert handoff["account"]["id"] == lead.organization_id
+    # The reviewer's decision records the sheet it was routed with.
+    with session_scope() as session:
+        decided = session.exec(
+            select(DecisionRecord).where(col(DecisionRecord.decided_by) == "alice")
+        ).one()
+    assert decided.criteria_version == active_criteria().version == handoff["criteria_version"]
 
     # A second decision is refused with a clear message, and nothing changes.
     again = runner.invoke(app, ["review", "reject", review.id[:8], "--reason", "spam"])
