@@ -131,7 +131,7 @@ def outcomes_import(
     file: Annotated[
         Path,
         typer.Argument(
-            help="CRM export (CSV): lead_id or email, outcome, optional crm_id, amount, "
+            help="CRM export (CSV or JSONL): lead_id or email, outcome, optional crm_id, amount, "
             "occurred_at.",
             exists=True,
             dir_okay=False,

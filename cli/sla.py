@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from adapters.rows import FileError, delimiter_hint, read_rows
+from qualification.submission import canonical_header
+
 from .console import OutputFormat, err, out
 
 if TYPE_CHECKING:
     from tasks.recheck import Engagement
-
-_DELIMITERS = ",;\t|"
 
 
 def sla(
@@ -56,44 +55,24 @@ def sla(
     out.print(table)
 
 
-def _rows(file: Path) -> Iterator[tuple[int, dict[str, object]]]:
-    """(row number, row) from a JSONL or CSV file; a JSONL line that is not an object is skipped
-    with its reason on stderr."""
-    text = file.read_text(encoding="utf-8-sig", errors="replace")
-    if file.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                data = f"not valid JSON: {exc.msg}"
-            if isinstance(data, dict):
-                yield number, data
-            else:
-                why = data if isinstance(data, str) else "each line must be a JSON object"
-                err.print(f"{file}: row {number}: {why}", markup=False)
-        return
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-            text.split("\n", 1)[0], delimiters=_DELIMITERS
-        )
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
-    for row in reader:
-        if any((v or "").strip() for v in row.values() if isinstance(v, str)):
-            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
-
-
-def _parsed(file: Path, problems: list[tuple[int, str]]) -> Iterator[Engagement]:
+def _parsed(file: Path, problems: list[tuple[int, str]], notes: list[str]) -> Iterator[Engagement]:
+    """Engagement rows of a CSV or JSONL file; a row that cannot be read or used goes to
+    `problems` with its number and why."""
     from tasks.recheck import engagement_from_mapping
 
-    for number, data in _rows(file):
+    def check(header: Sequence[str], names: Sequence[str]) -> None:
+        if not {canonical_header(n) for n in names} & {"email", "lead_id"}:
+            hint = delimiter_hint(header)
+            raise FileError(f"{file}: missing required column email or lead_id{hint}")
+
+    for row in read_rows(file, check_header=check, notes=notes):
+        if row.cells is None:
+            problems.append((row.number, row.error))
+            continue
         try:
-            yield engagement_from_mapping(number, data)
+            yield engagement_from_mapping(row.number, row.cells)
         except ValueError as exc:
-            problems.append((number, str(exc)))
+            problems.append((row.number, str(exc)))
 
 
 def engagement(
@@ -105,13 +84,20 @@ def engagement(
     timeframe) for known leads; they are rechecked on the next recheck run.
 
     Exit 0 when every row was recorded, 1 when some rows matched no lead or could not be read
-    (each listed with its row number and why)."""
+    (each listed with its row number and why), 2 when the file cannot be used."""
     from models.db import upgrade
     from tasks.recheck import record_engagement
 
     upgrade()
     problems: list[tuple[int, str]] = []
-    report = record_engagement(_parsed(file, problems))
+    notes: list[str] = []
+    try:
+        report = record_engagement(_parsed(file, problems, notes))
+    except FileError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    for note in notes:
+        err.print(f"{file}: {note}", markup=False)
     out.print(
         f"recorded {report.recorded} engagement row(s) for {len(report.lead_ids)} lead(s) "
         f"(already recorded {report.already_recorded}); they are rechecked on the next run",

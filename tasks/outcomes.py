@@ -3,12 +3,10 @@ lead and outcome, the lead's status moved with a decision record, owner counters
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -18,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-import adapters.rows  # noqa: F401  (registers the cp1252 fallback decoder)
+from adapters.rows import as_spelled, delimiter_hint, read_rows
 from adapters.submissions import write_rejections
 from models.db import session_scope
 from models.tables import Lead, LeadKey, Outcome, OwnerState, utcnow
@@ -121,7 +119,6 @@ VALUES: dict[str, tuple[str, ...]] = {
 _OUTCOME_OF = {alias: name for name, aliases in VALUES.items() for alias in aliases}
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _AMOUNT = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
-_DELIMITERS = ",;\t|"
 
 
 class OutcomeFileError(Exception):
@@ -175,7 +172,7 @@ class OutcomeReport:
 
 def header_name(header: str) -> str:
     """'Lead ID' -> 'lead_id', 'Stage' -> 'outcome', 'Close Date' -> 'occurred_at'."""
-    key = _NON_WORD.sub("_", header.replace("\ufeff", "").strip().lower()).strip("_")
+    key = _NON_WORD.sub("_", as_spelled(header).lower()).strip("_")
     return _HEADER_OF.get(key, key)
 
 
@@ -234,70 +231,39 @@ def outcome_from_mapping(
 
 
 def read_outcome_file(path: Path, report: OutcomeReport, now: dt.datetime) -> Iterator[OutcomeRow]:
-    """Stream the rows of a CRM export (BOM, cp1252, any common delimiter); a bad row goes to
-    the report's rejections and never stops the rows after it. Row numbers are spreadsheet rows."""
-    rejections = report.rejections
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise OutcomeFileError(f"{path}: {exc.strerror or exc}") from None
-    with handle:
-        head = handle.read(64 * 1024)
-        if not head.strip(b"\xef\xbb\xbf \r\n\t"):
-            raise OutcomeFileError(f"{path}: the file is empty")
-        handle.seek(0)
-        text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="medleads-cp1252", newline="")
-        first = head.decode("utf-8-sig", errors="medleads-cp1252").split("\n", 1)[0]
-        try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(
-                first, delimiters=_DELIMITERS
-            )
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(text, dialect)
-        try:
-            header = next(reader)
-        except (StopIteration, csv.Error) as exc:
-            raise OutcomeFileError(f"{path}: row 1: the header cannot be read ({exc})") from None
-        names = [header_name(h) for h in header]
+    """Stream the rows of a CRM export (CSV or JSONL, read by `adapters.rows.read_rows`); a bad
+    row goes to the report's rejections and never stops the rows after it. Row numbers are
+    spreadsheet rows (JSONL: line numbers)."""
+
+    def check(header: Sequence[str], names: Sequence[str]) -> None:
+        hint = delimiter_hint(header)
         if "outcome" not in names:
             raise OutcomeFileError(
                 f"{path}: missing required column outcome (a header such as outcome, stage or "
-                "status)"
+                f"status){hint}"
             )
         if "lead_id" not in names and "email" not in names:
-            raise OutcomeFileError(f"{path}: missing required column lead_id (or email)")
+            raise OutcomeFileError(f"{path}: missing required column lead_id (or email){hint}")
         # Errors name the column as the file spells it.
         for original, name in zip(header, names, strict=True):
-            report.columns.setdefault(name, original.replace("\ufeff", "").strip())
+            report.columns.setdefault(name, as_spelled(original))
         unknown = sorted({n for n in names if n and n not in HEADERS})
         if unknown:
             report.notes.append(f"columns ignored: {', '.join(unknown)}")
-        number = 1
-        while True:
-            number += 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                rejections.append(Rejection(number, "", f"cannot be read as CSV: {exc}"))
-                continue
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) > len(names) and any(c.strip() for c in cells[len(names) :]):
-                why = f"{len(cells)} cells but the header has {len(names)} columns"
-                rejections.append(Rejection(number, "", why))
-                continue
-            values: dict[str, str | None] = {}
-            for name, cell in zip(names, cells, strict=False):
-                value = clean_value(cell)
-                if name in HEADERS and values.get(name) is None:
-                    values[name] = value  # a repeated column: the first non-empty cell wins
-            try:
-                yield outcome_from_mapping(number, values, now)
-            except RowError as exc:
-                rejections.append(Rejection(number, report.column(exc.column), exc.why))
+
+    rows = read_rows(
+        path, name=header_name, check_header=check, error=OutcomeFileError, notes=report.notes
+    )
+    for row in rows:
+        if row.cells is None:
+            column = report.column(row.column) if row.column else ""
+            report.rejections.append(Rejection(row.number, column, row.error))
+            continue
+        values = {name: clean_value(cell) for name, cell in row.cells.items() if name in HEADERS}
+        try:
+            yield outcome_from_mapping(row.number, values, now)
+        except RowError as exc:
+            report.rejections.append(Rejection(row.number, report.column(exc.column), exc.why))
 
 
 def import_outcomes(path: Path, url: str | None = None) -> OutcomeReport:

@@ -14,7 +14,7 @@ import pytest
 import typer
 from sqlalchemy import update
 from sqlmodel import col, func, select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from adapters.mail import OutboxMailer
 from adapters.submissions import store_submissions
@@ -302,11 +302,25 @@ def test_medleads_sla_jsonl_shows_the_breached_lead_and_whether_it_was_escalated
     assert line()["escalated"] is True
 
 
+def engagement(file: Path) -> Result:
+    """`medleads engagement FILE`."""
+    app = typer.Typer()
+    register(app)
+    return runner.invoke(app, ["engagement", str(file)])
+
+
+def stored_engagement() -> RawSubmission:
+    """The one engagement row stored as a raw submission."""
+    with session_scope() as session:
+        (stored,) = session.exec(
+            select(RawSubmission).where(col(RawSubmission.source_name) == "engagement")
+        ).all()
+    return stored
+
+
 def test_medleads_engagement_records_known_leads_and_names_each_row_that_matched_none(
     settings_env: Path, tmp_path: Path
 ) -> None:
-    app = typer.Typer()
-    register(app)
     (lead_id,) = feed(form(11, page_visits_high_intent=None, content_downloads=None))
     file = tmp_path / "engagement.csv"
     file.write_text(
@@ -317,7 +331,7 @@ def test_medleads_engagement_records_known_leads_and_names_each_row_that_matched
         "admin11@clinic11.example.com,lots,0\n"
     )
 
-    result = runner.invoke(app, ["engagement", str(file)])
+    result = engagement(file)
 
     assert result.exit_code == 1
     assert "recorded 1 engagement row(s) for 1 lead(s) (already recorded 0)" in result.stdout
@@ -326,12 +340,57 @@ def test_medleads_engagement_records_known_leads_and_names_each_row_that_matched
         f"{file}: row 4: neither an email nor a lead_id",
         f"{file}: row 5: page_visits_high_intent: 'lots' is not a whole number",
     ]
-    with session_scope() as session:
-        (stored,) = session.exec(
-            select(RawSubmission).where(col(RawSubmission.source_name) == "engagement")
-        ).all()
+    stored = stored_engagement()
     assert (stored.lead_id, stored.state) == (lead_id, "recheck")
     assert stored.payload["page_visits_high_intent"] == "5"
     assert stored.payload["engagement"]["Email"] == "admin11@clinic11.example.com"
-    again = runner.invoke(app, ["engagement", str(file)])
+    again = engagement(file)
     assert "recorded 0 engagement row(s) for 0 lead(s) (already recorded 1)" in again.stdout
+
+
+def test_medleads_engagement_reads_jsonl_and_names_each_line_that_cannot_be_read(
+    settings_env: Path, tmp_path: Path
+) -> None:
+    (lead_id,) = feed(form(12, page_visits_high_intent=None, content_downloads=None))
+    file = tmp_path / "engagement.jsonl"
+    file.write_text(
+        json.dumps({"Lead ID": lead_id, "Page Visits High Intent": 4, "Webinar Attended": True})
+        + '\n{"Email": "admin12@clinic12.example.com",\n["not", "an", "object"]\n\n'
+        + json.dumps({"Email": "nobody@nowhere.example.com", "Content Downloads": 1})
+        + "\n"
+    )
+
+    result = engagement(file)
+
+    assert result.exit_code == 1
+    assert "recorded 1 engagement row(s) for 1 lead(s) (already recorded 0)" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"{file}: row 2: not valid JSON: Expecting property name enclosed in double quotes "
+        "at column 42",
+        f"{file}: row 3: each line must be a JSON object",
+        f"{file}: row 5: no lead with email 'nobody@nowhere.example.com'",
+    ]
+    stored = stored_engagement()
+    assert (stored.lead_id, stored.payload["page_visits_high_intent"]) == (lead_id, "4")
+    assert stored.payload["engagement"]["Webinar Attended"] == "true"
+
+
+def test_medleads_engagement_names_a_ragged_row_and_reads_cp1252_bytes(
+    settings_env: Path, tmp_path: Path
+) -> None:
+    (lead_id,) = feed(form(13, timeframe=None))
+    file = tmp_path / "engagement.csv"
+    file.write_bytes(
+        b"Lead ID;Timeframe;Content Downloads\n"
+        + f"{lead_id};next quarter;1;surplus\n".encode()
+        + f"{lead_id};within 30 days – budget approved;2\n".encode("cp1252")
+    )
+
+    result = engagement(file)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{file}: row 2: 4 values for 3 columns (a stray delimiter?)"
+    ]
+    stored = stored_engagement()
+    assert stored.payload["engagement"]["Timeframe"] == "within 30 days – budget approved"

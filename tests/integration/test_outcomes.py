@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +226,33 @@ def test_bad_rows_are_reported_by_row_and_column_and_good_rows_still_import(
         ("10", "Close Date"),
     ]
     assert str(report) in result.stdout
+
+
+def test_a_jsonl_export_imports_like_a_csv_and_names_each_bad_line(
+    leads: Path, tmp_path: Path
+) -> None:
+    old = us(TODAY - 4 * DAY)
+    lines = [
+        {"Lead ID": "leada", "Stage": "Closed Won", "Amount": 12000, "Close Date": old},
+        '{"Lead ID": "leadb", "Stage": ',
+        {"E-mail Address": "ADMIN@leadc.example.com", "Stage": "Closed Lost", "Close Date": None},
+        {"Lead ID": "leadd", "Stage": "maybe later"},
+    ]
+    path = tmp_path / "deals.jsonl"
+    path.write_text("".join(f"{x if isinstance(x, str) else json.dumps(x)}\n" for x in lines))
+
+    report = import_outcomes(path)
+
+    assert (report.imported, report.already_imported) == (2, 0)
+    assert [(r.row, r.column, r.why) for r in report.rejections] == [
+        (2, "", "not valid JSON: Expecting value at column 31"),
+        (4, "outcome", "'maybe later' is not an outcome (opportunity, closed_won, closed_lost)"),
+    ]
+    assert (lead("leada").status, lead("leada").reason) == ("opportunity", "closed_won")
+    assert (lead("leadc").status, lead("leadd").status) == ("closed_lost", "mql")
+    with session_scope() as session:
+        amount = session.exec(select(Outcome.amount).where(col(Outcome.lead_id) == "leada")).one()
+    assert amount == 12000.0
 
 
 @pytest.mark.parametrize(
