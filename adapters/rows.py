@@ -18,13 +18,15 @@ from typing import IO
 
 from qualification.submission import (
     CANONICAL_FIELDS,
+    MAX_FIELD_CHARS,
     Submission,
     canonical_header,
+    field_problems,
     missing_columns,
     submission_from_mapping,
 )
+from qualification.text import safe_text
 
-MAX_FIELD_CHARS = 65_536
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = ",;\t|"
@@ -112,10 +114,12 @@ def _too_long(what: str, spelled: str, size: int) -> str:
 
 
 def _first_non_empty(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The row's cells, each made safe at the door (`safe_text`: NFC, no NUL or control
+    characters, no lone surrogates)."""
     cells: dict[str, str] = {}
     for column, value in pairs:
         if not cells.get(column):
-            cells[column] = value
+            cells[column] = safe_text(value)
     return cells
 
 
@@ -242,6 +246,11 @@ class SubmissionFile:
                 yield RowResult(row.number, None, row.error, row.column)
                 continue
             sub = submission_from_mapping(row.cells, channel=self.channel, row=row.number)
+            problems = field_problems(sub)
+            if problems:
+                column, why = problems[0]
+                yield RowResult(row.number, None, f"column {column!r} {why}", column)
+                continue
             yield RowResult(row.number, sub, raw=row.cells)
 
     def _name(self, header: str) -> str:

@@ -34,7 +34,15 @@ from intake.security import Guard, Unauthorized, intake_secret, parse_api_keys
 from intake.trigger import Trigger
 from models.db import get_engine
 from models.settings import get_settings
-from qualification.submission import CANONICAL_FIELDS, Submission, canonical_header, clean_value
+from qualification.submission import (
+    CANONICAL_FIELDS,
+    NAME_PARTS,
+    Submission,
+    canonical_header,
+    clean_value,
+    field_problems,
+    safe_payload,
+)
 from qualification.submission import submission_from_mapping as to_submission
 
 log = logging.getLogger(__name__)
@@ -193,7 +201,9 @@ class Intake:
     async def post_form(self, request: Request) -> JSONResponse:
         data = await self._authenticated_object(request)
         _validated(FormPost, data)
-        return await self._store(request, to_submission(data, channel="form"), data, FORM_SOURCE)
+        submission = to_submission(data, channel="form")
+        _refuse_unstorable(submission, data, {k: k for k in data})
+        return await self._store(request, submission, data, FORM_SOURCE)
 
     async def post_event(self, platform: str, request: Request) -> JSONResponse:
         platform = platform.lower()
@@ -210,6 +220,7 @@ class Intake:
             if name in CANONICAL_FIELDS and name not in payload and name != canonical_header(key):
                 payload[name] = data[key]
         submission = to_submission(payload, channel="webinar", header_map=names)
+        _refuse_unstorable(submission, payload, {k: names.get(k, k) for k in payload})
         if clean_value(post.submission_id) is not None:
             # Platforms number their registrants independently: keep their ids apart.
             scoped = f"{platform}:{submission.submission_id}"
@@ -227,13 +238,20 @@ class Intake:
         return JSONResponse({"status": "ok", "database": "ok"})
 
     async def _authenticated_object(self, request: Request) -> dict[str, Any]:
+        """The body as a JSON object made safe at the door (`safe_payload`): text normalized, a
+        lone surrogate, NUL or control character never reaches the database; a value that
+        cannot be stored is refused with the key the caller sent."""
         try:
             pending = self.guard.check_headers(request.headers)
             body = await _read_body(request)
             self.guard.check_body(pending, body)
         except Unauthorized as refused:
             raise HTTPException(401, str(refused)) from None
-        return _parse_object(body)
+        data, problems = safe_payload(_parse_object(body))
+        if problems:
+            detail = [_problem(["body", key], why, "value_error") for key, why in problems]
+            raise HTTPException(422, detail=detail)
+        return data
 
     async def _store(
         self, request: Request, submission: Submission, payload: dict[str, Any], source: str
@@ -258,6 +276,24 @@ class Intake:
         if new:
             self.trigger.notify(submission.channel)
         return JSONResponse({"submission_id": submission_id, "duplicate": not new}, status_code=202)
+
+
+def _refuse_unstorable(
+    submission: Submission, data: dict[str, Any], canonical_of: dict[str, str]
+) -> None:
+    """A canonical field too long once assembled (a first and a last name), named by the keys
+    the caller sent for it."""
+    problems = field_problems(submission)
+    if not problems:
+        return
+    given = {k: name for k, name in canonical_of.items() if clean_value(data.get(k)) is not None}
+    detail = []
+    for field, why in problems:
+        sent = [k for k, name in given.items() if canonical_header(name) == field]
+        if field == "contact_name" and not sent:
+            sent = [k for k, n in given.items() if canonical_header(n) in NAME_PARTS]
+        detail.append(_problem(["body", " + ".join(sent) or field], why, "value_error"))
+    raise HTTPException(422, detail=detail)
 
 
 def _kind(error: BaseException) -> str:

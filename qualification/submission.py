@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
-from .text import is_placeholder
+from .text import is_placeholder, safe_text, safe_value
 
 CANONICAL_FIELDS: tuple[str, ...] = (
     "submission_id",
@@ -171,6 +171,17 @@ HEADER_ALIASES: dict[str, str] = {
 }
 
 NAME_PARTS: tuple[str, ...] = ("first_name", "last_name")
+# The longest value a field may hold: the columns that keep it (models/tables.py); any other
+# cell may hold up to MAX_FIELD_CHARS.
+FIELD_MAX_CHARS: dict[str, int] = {
+    "submission_id": 128,
+    "organization_name": 512,
+    "contact_name": 512,
+    "source": 255,
+    "campaign": 255,
+    "form_version": 64,
+}
+MAX_FIELD_CHARS = 65_536
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
@@ -282,4 +293,35 @@ def missing_columns(canonical_headers: list[str]) -> list[str]:
     present = set(canonical_headers)
     problems = [c for c in REQUIRED_COLUMNS if c not in present]
     problems += [" or ".join(group) for group in REQUIRED_ANY_OF if not present & set(group)]
+    return problems
+
+
+def safe_payload(data: Mapping[str, object]) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """A payload made safe to store and show (DESIGN §8): every key and text value through
+    `safe_text`; what cannot be stored is a problem naming the key as sent (a number that is not
+    finite, a value longer than its field holds)."""
+    clean: dict[str, object] = {}
+    problems: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = safe_text(str(key))
+        try:
+            value = safe_value(value)
+        except ValueError as exc:
+            problems.append((name, str(exc)))
+            continue
+        limit = FIELD_MAX_CHARS.get(canonical_header(name), MAX_FIELD_CHARS)
+        if isinstance(value, str) and len(value) > limit:
+            problems.append((name, f"holds {len(value):,} characters; the limit is {limit:,}"))
+            continue
+        clean[name] = value
+    return clean, problems
+
+
+def field_problems(sub: Submission) -> list[tuple[str, str]]:
+    """Canonical fields longer than they may be once assembled (a first and a last name)."""
+    problems = []
+    for name, limit in FIELD_MAX_CHARS.items():
+        value = getattr(sub, name)
+        if value is not None and len(value) > limit:
+            problems.append((name, f"holds {len(value):,} characters; the limit is {limit:,}"))
     return problems

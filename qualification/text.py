@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+import unicodedata
 
 from dateutil import parser as date_parser
 
@@ -34,6 +36,30 @@ _APOSTROPHES_AND_AMPERSAND = str.maketrans({"'": None, "’": None, "‘": None,
 _NON_WORD = re.compile(r"[\W_]+")
 # Two different defaults tell which parts of a date the text really gave.
 _DEFAULTS = (dt.datetime(1901, 2, 3), dt.datetime(1904, 5, 6))
+
+
+# C0 and C1 control characters but tab, line feed and carriage return; bidirectional overrides
+# and isolates, which make text read differently from what it is.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """Text as it may be stored and shown: NFC, a lone surrogate (which no database or file can
+    encode) replaced by U+FFFD, NUL and other control characters removed."""
+    if text.isascii() and text.isprintable():
+        return text  # almost every cell: nothing to do
+    text = _SURROGATE.sub("\ufffd", text)
+    return _CONTROL.sub("", unicodedata.normalize("NFC", text))
+
+
+def safe_value(value: object) -> object:
+    """`safe_text` for text; a number that is not finite (JSON `1e400`) is refused."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
 
 
 def is_placeholder(text: str) -> bool:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.rows import MAX_FIELD_CHARS, FileError, SubmissionFile
-from qualification.submission import canonical_header, submission_from_mapping
+from adapters.rows import FileError, SubmissionFile
+from qualification.submission import MAX_FIELD_CHARS, canonical_header, submission_from_mapping
 
 HEADER = "Company,Email,Phone,State,ZIP,Title\n"
 

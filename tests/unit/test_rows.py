@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from adapters.rows import MAX_FIELD_CHARS, FileError, Row, read_rows
+from adapters.rows import FileError, Row, read_rows
+from qualification.submission import MAX_FIELD_CHARS
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
