@@ -193,3 +193,72 @@ def leads_touch(
     lead = find_lead(lead_id)
     at = record_first_touch(lead.id)
     out.print(f"lead {lead.id[:12]}: first touch {at:%Y-%m-%d %H:%M} UTC", markup=False)
+
+
+def failed_lines() -> list[dict[str, Any]]:
+    """Submissions the database refused even alone (marked `failed`), oldest first."""
+    with session_scope() as session:
+        rows = session.exec(
+            select(RawSubmission)
+            .where(col(RawSubmission.state) == "failed")
+            .order_by(col(RawSubmission.stored_at), col(RawSubmission.id))
+        ).all()
+    return [
+        {
+            "submission_id": r.id,
+            "channel": r.channel,
+            "source": r.source_name,
+            "row": r.row,
+            "stored_at": r.stored_at.isoformat(),
+            "failed_at": r.processed_at.isoformat() if r.processed_at else None,
+            "error": r.error,
+        }
+        for r in rows
+    ]
+
+
+@leads_app.command("failed")
+def leads_failed(
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", help="table or jsonl.")
+    ] = OutputFormat.table,
+    retry: Annotated[
+        list[str] | None, typer.Option("--retry", help="Put this failed submission back.")
+    ] = None,
+    retry_all: Annotated[
+        bool, typer.Option("--retry-all", help="Put every failed submission back.")
+    ] = False,
+) -> None:
+    """Submissions set aside because the database refused them (the others went on); after a
+    fix, `--retry ID` or `--retry-all` puts them back to be decided by the next run."""
+    from sqlmodel import update
+
+    if retry or retry_all:
+        with session_scope() as session:
+            query = update(RawSubmission).where(col(RawSubmission.state) == "failed")
+            if not retry_all:
+                query = query.where(col(RawSubmission.id).in_(retry or []))
+            done = session.execute(
+                query.values(state="pending", claimed_by=None, claimed_at=None, error=None)
+            )
+        count = int(getattr(done, "rowcount", 0) or 0)
+        out.print(f"{count} submission(s) back to pending", markup=False)
+        return
+    lines = failed_lines()
+    if fmt is OutputFormat.jsonl:
+        for line in lines:
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"{len(lines)} failed submission(s)", title_justify="left")
+    for name in ("submission", "channel", "source", "row", "failed at", "why"):
+        table.add_column(name, overflow="fold")
+    for line in lines:
+        table.add_row(
+            line["submission_id"],
+            line["channel"],
+            line["source"] or "",
+            str(line["row"] or ""),
+            (line["failed_at"] or "")[:16],
+            line["error"] or "",
+        )
+    out.print(table)

@@ -50,13 +50,15 @@ def get_engine(url: str | None = None) -> Engine:
 def _create(target: str) -> Engine:
     if target.startswith("sqlite:///"):
         Path(target.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(target, connect_args={"timeout": 30})
+        engine = create_engine(target, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         # One writer at a time, decided when the transaction starts: a read-then-write
         # transaction (claims, owner counters) never sees data another writer changes under it.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(target, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(
+        target, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True
+    )
 
 
 def dispose_engines() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import bindparam, insert, update
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, or_, select
 
@@ -41,6 +43,7 @@ from qualification.vocab import SPECIALTY_LABELS
 
 from .store import Claimed
 
+log = logging.getLogger(__name__)
 # An account's other open leads listed in a handoff (the count says how many in all).
 ACCOUNT_LEADS_SHOWN = 10
 # Rows created in a chunk are written with one Core INSERT per table, in this order.
@@ -130,6 +133,20 @@ class ApplyResult:
     rows: list[dict[str, Any]] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     bands: Counter[str] = field(default_factory=Counter)
+    # Submissions the database refused even alone: (submission id, why), marked `failed`.
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def merge(self, other: ApplyResult) -> None:
+        self.lead_ids += other.lead_ids
+        self.new_leads += other.new_leads
+        self.attached += other.attached
+        self.email_keys += other.email_keys
+        self.handoff_keys += other.handoff_keys
+        self.review_lead_ids += other.review_lead_ids
+        self.rows += other.rows
+        self.statuses.update(other.statuses)
+        self.bands.update(other.bands)
+        self.failed += other.failed
 
 
 def consent_state(session: Session, contact_id: str, channel: str) -> bool:
@@ -847,6 +864,35 @@ DONE = (
 )
 
 
+# The database or the connection is away: the whole chunk waits for the task's retry (or the
+# claim's lease). Anything else a database refuses is about a row, and is isolated.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    sa_exc.DisconnectionError,
+    ConnectionError,
+)
+
+
+def failure_reason(error: BaseException) -> str:
+    """Why the database refused a row, without the row's values (SQLAlchemy quotes them)."""
+    cause = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {first}"[:300]
+
+
+FAILED = (
+    update(RAW)
+    .where(
+        RAW.c.id == bindparam("failed_id"),
+        RAW.c.state == "claimed",
+        RAW.c.claimed_by == bindparam("failed_by"),
+    )
+    .values(state="failed", error=bindparam("failed_why"), processed_at=bindparam("failed_at"))
+)
+
+
 @task(name="apply-decisions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def apply_decisions(
     claimed: list[Claimed],
@@ -855,19 +901,62 @@ def apply_decisions(
     claimer: str,
     url: str | None = None,
 ) -> ApplyResult:
-    """Persist a chunk's decisions and mark its submissions done, all in one transaction."""
+    """Persist a chunk's decisions and mark its submissions done, in one transaction. A row the
+    database refuses (a value it cannot store) never holds back the others: the chunk is split
+    in halves until that row is alone, and it is marked `failed` with why (DESIGN §4)."""
+    result = ApplyResult()
+    _apply_isolating(list(zip(claimed, decisions, strict=True)), criteria, claimer, url, result)
+    return result
+
+
+def _apply_isolating(
+    pairs: list[tuple[Claimed, Decision]],
+    criteria: Criteria,
+    claimer: str,
+    url: str | None,
+    result: ApplyResult,
+) -> None:
+    try:
+        result.merge(_apply_transaction(pairs, criteria, claimer, url))
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as error:
+        if len(pairs) > 1:
+            middle = len(pairs) // 2
+            _apply_isolating(pairs[:middle], criteria, claimer, url, result)
+            _apply_isolating(pairs[middle:], criteria, claimer, url, result)
+            return
+        why = failure_reason(error)
+        submission_id = pairs[0][0].id
+        log.warning("submission %s not applied, marked failed: %s", submission_id, why)
+        with session_scope(url) as session:
+            session.execute(
+                FAILED,
+                {
+                    "failed_id": submission_id,
+                    "failed_by": claimer,
+                    "failed_why": why,
+                    "failed_at": utcnow(),
+                },
+            )
+        result.failed.append((submission_id, why))
+
+
+def _apply_transaction(
+    pairs: list[tuple[Claimed, Decision]], criteria: Criteria, claimer: str, url: str | None
+) -> ApplyResult:
     result = ApplyResult()
     with session_scope(url) as session:
         # Apply only what this run still holds: a claim taken over after a lease expiry is skipped.
         query = select(RawSubmission.id).where(
-            col(RawSubmission.id).in_([c.id for c in claimed]),
+            col(RawSubmission.id).in_([c.id for c, _ in pairs]),
             col(RawSubmission.state) == "claimed",
             col(RawSubmission.claimed_by) == claimer,
         )
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         held = set(session.execute(query).scalars())
-        pairs = [(c, d) for c, d in zip(claimed, decisions, strict=True) if c.id in held]
+        pairs = [(c, d) for c, d in pairs if c.id in held]
         chunk = _Chunk(session, criteria, [c for c, _ in pairs], [d for _, d in pairs])
         done: list[dict[str, Any]] = []
         for item, decision in pairs:

@@ -15,6 +15,7 @@ from .deliver import DeliveryReport
 from .store import IngestReport
 
 MAX_ROWS = 1000
+MAX_FAILED_SHOWN = 20
 
 
 @dataclass
@@ -37,6 +38,8 @@ class RunSummary:
     bands: Counter[str] = field(default_factory=Counter)
     review_lead_ids: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # Submissions the database refused even alone: (id, why), marked failed.
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
     def add_chunk(self, applied: ApplyResult) -> None:
         self.chunks += 1
@@ -46,6 +49,7 @@ class RunSummary:
         self.statuses.update(applied.statuses)
         self.bands.update(applied.bands)
         self.review_lead_ids += applied.review_lead_ids
+        self.failed += applied.failed
         self.rows += applied.rows[: max(0, MAX_ROWS - len(self.rows))]
 
     def add_ingest(self, report: IngestReport) -> None:
@@ -69,6 +73,12 @@ def publish_summary(summary: RunSummary) -> None:
         f"- emails sent: {summary.emails_sent}; handoffs delivered: {summary.handoffs}",
         f"- leads waiting for review: {len(summary.review_lead_ids)}",
     ]
+    if summary.failed:
+        lines.append(
+            f"- **failed: {len(summary.failed)}** submission(s) the database refused, set aside "
+            "so the others went on (`medleads leads failed`):"
+        )
+        lines += [f"  - `{sid}`: {why}" for sid, why in summary.failed[:MAX_FAILED_SHOWN]]
     if summary.stored or summary.rejected:
         lines.append(
             f"- rows stored: {summary.stored} (already stored: {summary.already_stored}); "

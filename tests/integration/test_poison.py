@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
+from typer.testing import CliRunner
 
 from adapters.rows import SubmissionFile
+from adapters.submissions import store_submissions
+from cli.main import app
 from models.db import session_scope
-from models.tables import Contact, Organization, RawSubmission
+from models.tables import Contact, Lead, Organization, RawSubmission
 from qualification.criteria import load_criteria
 from qualification.evaluate import evaluate
+from qualification.submission import submission_from_mapping
 from tasks.apply import apply_decisions
 from tasks.store import claim_pending
 from tests.integration.test_intake import FORM, Intake
@@ -25,6 +29,7 @@ from tests.integration.test_intake import intake as intake
 from tests.paths import DEFAULT_SHEET
 
 CRITERIA = load_criteria(DEFAULT_SHEET)
+runner = CliRunner()
 POISONS = {
     "lone surrogate": "X \ud800 Y",
     "NUL": "X \x00 Y",
@@ -109,3 +114,43 @@ def test_a_list_row_too_long_for_its_field_is_rejected_and_the_others_are_decide
     assert "holds 600 characters; the limit is 512" in (bad.error or "")
     assert rows[0].submission is not None
     assert rows[0].submission.organization_name == "Acme Cardiology"
+
+
+def poison_for(db_url: str) -> dict[str, str]:
+    """A stored value the database refuses, as older data or a direct write can hold: SQLite
+    cannot encode a lone surrogate, PostgreSQL refuses a name longer than its column."""
+    if db_url.startswith("sqlite"):
+        return {"contact_name": "X \ud800 Y"}
+    return {"organization_name": "Z" * 600}
+
+
+def test_a_row_the_database_refuses_is_set_aside_and_the_rest_of_the_chunk_commits(
+    settings_env: Path, db_url: str
+) -> None:
+    payloads = [
+        {**FORM, "submission_id": f"s-{n:02}", "email": f"p{n}@site{n}.example.org"}
+        for n in range(31)
+    ]
+    payloads[10] |= poison_for(db_url)
+    store_submissions([(submission_from_mapping(p), p) for p in payloads], "test", url=db_url)
+    chunk = claim_pending.fn("form", 100, "run-1", url=db_url)
+    decisions = [evaluate(c.submission(), CRITERIA, today=dt.date(2026, 11, 27)) for c in chunk]
+    result = apply_decisions.fn(chunk, decisions, CRITERIA, "run-1", url=db_url)
+
+    assert [sid for sid, _ in result.failed] == ["s-10"]
+    assert len(result.lead_ids) == 30
+    with session_scope(db_url) as session:
+        states = {r.id: (r.state, r.error) for r in session.exec(select(RawSubmission))}
+        leads = session.exec(select(Lead)).all()
+    assert len(leads) == 30
+    assert {s for sid, (s, _) in states.items() if sid != "s-10"} == {"done"}
+    state, error = states["s-10"]
+    assert state == "failed" and error
+    assert "X" not in error and "ZZZ" not in error  # why, never the value
+
+    # The next run does not take it again; `leads failed` shows it, `--retry` puts it back.
+    assert claim_pending.fn("form", 100, "run-2", url=db_url) == []
+    listed = runner.invoke(app, ["leads", "failed", "--format", "jsonl"])
+    assert [json.loads(line)["submission_id"] for line in listed.stdout.splitlines()] == ["s-10"]
+    assert runner.invoke(app, ["leads", "failed", "--retry", "s-10"]).exit_code == 0
+    assert [c.id for c in claim_pending.fn("form", 100, "run-3", url=db_url)] == ["s-10"]

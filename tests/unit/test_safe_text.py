@@ -48,11 +48,11 @@ def test_each_field_limit_is_what_the_columns_that_keep_it_hold() -> None:
     def length(model: type, column: str) -> int:
         return int(model.__table__.c[column].type.length)  # type: ignore[attr-defined]
 
-    assert FIELD_MAX_CHARS == {
+    assert {
         "submission_id": length(RawSubmission, "id"),
         "organization_name": length(Organization, "name"),
         "contact_name": length(Contact, "name"),
         "source": length(Lead, "source"),
         "campaign": length(Lead, "campaign"),
         "form_version": length(ConsentEvent, "form_version"),
-    }
+    } == FIELD_MAX_CHARS
