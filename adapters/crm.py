@@ -281,5 +281,7 @@ def sink_from_settings(
             raise ValueError(
                 "MEDLEADS_CRM_WEBHOOK_SECRET is required when MEDLEADS_CRM_WEBHOOK_URL is set"
             )
-        return WebhookSink(webhook_url, webhook_secret)
+        # One quick retry for a blip; a longer outage is the delivery queue's (per-handoff
+        # backoff), so a CRM that is down never holds a pass on one handoff.
+        return WebhookSink(webhook_url, webhook_secret, max_attempts=2)
     return JsonlSink(data_dir / HANDOFFS_FILE)

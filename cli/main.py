@@ -23,6 +23,7 @@ from qualification.evaluate import evaluate
 from .channels import register as register_channels
 from .console import OutputFormat, err, out
 from .criteria import register as register_criteria
+from .delivery import delivery_app
 from .demo import demo
 from .leads import db_app, leads_app
 from .report import register as register_report
@@ -38,6 +39,7 @@ register_criteria(app)
 app.add_typer(leads_app, name="leads")
 app.add_typer(db_app, name="db")
 app.add_typer(review_app, name="review")
+app.add_typer(delivery_app, name="delivery")
 register_channels(app)
 register_sla(app)
 register_report(app)

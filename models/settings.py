@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # How long a claimed submission, email or handoff may stay in flight before another run
     # treats the run that holds it as crashed.
     delivery_lease_minutes: float = 10
+    # An email or handoff that fails transiently waits this long, doubled after each attempt
+    # (at most an hour), and is parked after `delivery_max_attempts`.
+    delivery_retry_seconds: float = 30
+    delivery_max_attempts: int = 12
     # Moves the review sweep's clock (drills and tests move time by setting, not by sleeping).
     clock_offset_hours: float = 0
 

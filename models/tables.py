@@ -194,12 +194,14 @@ class SentEmail(SQLModel, table=True):
     kind: str = Field(max_length=32)
     to_address: str = Field(max_length=320)
     template_context: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    # pending -> sending -> sent | failed; "sending" left by a hard crash is never re-sent over
-    # SMTP (it becomes "unknown"): at most once.
+    # pending -> sending -> sent | parked (refused, or still failing after the last attempt);
+    # "sending" left by a hard crash is never re-sent over SMTP (it becomes "unknown"): at most
+    # once. A transient failure puts it back to pending until `next_attempt_at`.
     state: str = Field(default="pending", index=True, max_length=16)
     claim_token: str | None = Field(default=None, max_length=64)
     claimed_at: dt.datetime | None = None
     attempts: int = 0
+    next_attempt_at: dt.datetime | None = None
     message_id: str | None = Field(default=None, max_length=255)
     error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -220,6 +222,7 @@ class Handoff(SQLModel, table=True):
     claimed_at: dt.datetime | None = None
     sink: str | None = Field(default=None, max_length=32)
     attempts: int = 0
+    next_attempt_at: dt.datetime | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     created_at: dt.datetime = Field(default_factory=utcnow)
     delivered_at: dt.datetime | None = None

@@ -1,15 +1,21 @@
 """Send queued emails and deliver queued CRM handoffs, each at most once, recorded per row.
 
 A row moves pending -> claimed (this pass took it) -> sending (this very row is in flight) ->
-sent/delivered, failed, skipped or back to pending. A hard crash leaves at most one row
+sent/delivered, skipped, parked or back to pending. A hard crash leaves at most one row
 "sending": it is retried only where the receiving side is idempotent (outbox files, a webhook that
 dedupes by key, a JSONL file checked for the key) and otherwise marked "unknown", never resent.
+
+Nothing stalls the queue: a row that fails transiently waits for its own next attempt (backoff,
+parked after the last one) while the rows behind it go on; a row that cannot be sent at all is
+parked at once; a pass stops early only when the receiver looks down (several transient failures
+in a row), and the next pass (the `delivery` deployment, every minute) picks up from there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,13 +24,16 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import update
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel, col, or_, select
 
 from adapters.crm import DeliveryError, HandoffSink, sink_from_settings
 from adapters.mail import Mailer, MailError, OutboxMailer, mailer_from_settings, render_email
 from models.db import session_scope
 from models.settings import get_settings
 from models.tables import ConsentEvent, Handoff, Lead, SentEmail, utcnow
+from qualification.text import safe_text
+
+log = logging.getLogger(__name__)
 
 BATCH = 200
 SENDER = "medleads <no-reply@medleads.local>"
@@ -35,24 +44,65 @@ Outcome = dict[str, Any]
 INTERNAL_KINDS = frozenset({"reviewer_notification", "sla_escalation"})
 
 
+# Transient failures one after another: the receiver is down, stop this pass.
+STOP_AFTER_TRANSIENT = 3
+MAX_BACKOFF_SECONDS = 3600
+
+
 @dataclass
 class DeliveryReport:
-    """What a delivery pass did; `transient` failures stay pending for the next pass."""
+    """What a delivery pass did; `transient` failures wait for their next attempt, `parked`
+    ones for a person (`medleads delivery retry`)."""
 
     delivered: int = 0
     skipped: int = 0
-    failed: int = 0
+    parked: int = 0
     transient: int = 0
     recovered: int = 0
     unknown: int = 0
+    in_a_row: int = 0  # transient failures since the last success
     errors: list[str] = field(default_factory=list)
+
+    def receiver_down(self) -> bool:
+        return self.in_a_row >= STOP_AFTER_TRANSIENT
+
+
+def _why(error: BaseException) -> str:
+    """An error as it may be stored (never the body that was sent)."""
+    return safe_text(f"{type(error).__name__}: {error}")[:500]
+
+
+def _retry_later(row: Any, error: BaseException, report: DeliveryReport) -> Outcome:
+    """A transient failure: the row waits (doubling each time), or is parked after the last
+    attempt; the rows behind it go on."""
+    settings = get_settings()
+    attempts = row.attempts + 1  # this one included
+    report.transient += 1
+    report.in_a_row += 1
+    if attempts >= settings.delivery_max_attempts:
+        report.parked += 1
+        report.errors.append(f"{row.idempotency_key}: parked after {attempts} attempts")
+        return {"id": row.id, "state": "parked", "error": _why(error), "next_attempt_at": None}
+    wait = min(settings.delivery_retry_seconds * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
+    later = utcnow() + dt.timedelta(seconds=wait)
+    return {"id": row.id, "state": "pending", "error": _why(error), "next_attempt_at": later}
+
+
+def _park(row: Any, error: BaseException, report: DeliveryReport) -> Outcome:
+    """A row that cannot be delivered as it is (refused, or it breaks rendering)."""
+    report.parked += 1
+    report.in_a_row = 0
+    report.errors.append(f"{row.idempotency_key}: {type(error).__name__}")
+    return {"id": row.id, "state": "parked", "error": _why(error), "next_attempt_at": None}
 
 
 def _claim(model: type[SQLModel], token: str, limit: int, url: str | None) -> list[Any]:
     """Take up to `limit` pending rows for this pass."""
     table: Any = model
+    due = or_(col(table.next_attempt_at).is_(None), col(table.next_attempt_at) <= utcnow())
     with session_scope(url) as session:
-        pick = select(table.id).where(col(table.state) == "pending").order_by(table.id).limit(limit)
+        pick = select(table.id).where(col(table.state) == "pending", due)
+        pick = pick.order_by(table.id).limit(limit)
         if session.get_bind().dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         session.execute(
@@ -117,7 +167,7 @@ def _deliver(
                 )
             attempted.add(row.id)
             previous = attempt(row)
-            if report.transient:
+            if report.receiver_down():
                 break
     finally:
         outcomes = [previous] if previous is not None else []
@@ -155,7 +205,8 @@ def _lease() -> dt.timedelta:
 
 @task(name="send-emails", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
 def send_pending_emails(url: str | None = None, mailer: Mailer | None = None) -> DeliveryReport:
-    """Send every pending email over one connection per batch; consent is re-checked first."""
+    """Send every email that is due over one connection per batch; consent is re-checked first.
+    An outage never fails the task: the emails wait for their next attempt."""
     settings = get_settings()
     mailer = mailer or mailer_from_settings(settings.smtp_url, settings.data_dir, SENDER)
     idempotent = isinstance(mailer, OutboxMailer)
@@ -164,13 +215,18 @@ def send_pending_emails(url: str | None = None, mailer: Mailer | None = None) ->
         SentEmail, _lease(), lambda _row: "pending" if idempotent else "unknown", url
     )
     token = uuid.uuid4().hex
-    while not report.transient and (rows := _claim(SentEmail, token, BATCH, url)):
+    while not report.receiver_down() and (rows := _claim(SentEmail, token, BATCH, url)):
         allowed = _email_consented({r.lead_id for r in rows}, url)
         attempt = functools.partial(_send_one, allowed=allowed, mailer=mailer, report=report)
         with mailer:
             _deliver(SentEmail, rows, attempt, report, url)
-    if report.transient:
-        raise RuntimeError(f"{report.transient} email(s) hit a transient error; will retry")
+    if report.transient or report.parked:
+        log.warning(
+            "emails: %d sent, %d waiting for a retry, %d parked",
+            report.delivered,
+            report.transient,
+            report.parked,
+        )
     return report
 
 
@@ -182,17 +238,17 @@ def _send_one(
         return {"id": row.id, "state": "skipped", "error": "no email consent in the ledger"}
     context = {"sender_name": "The ClearIntake team", "unsubscribe_note": UNSUBSCRIBE_NOTE}
     context.update(row.template_context)
-    email = render_email(row.kind, context, to=row.to_address, idempotency_key=row.idempotency_key)
     try:
+        email = render_email(
+            row.kind, context, to=row.to_address, idempotency_key=row.idempotency_key
+        )
         message_id = mailer.send(email)
     except MailError as exc:
-        if exc.transient:
-            report.transient += 1
-            return {"id": row.id, "state": "pending", "error": str(exc)[:500]}
-        report.failed += 1
-        report.errors.append(f"{row.idempotency_key}: {exc}")
-        return {"id": row.id, "state": "failed", "error": str(exc)[:500]}
+        return _retry_later(row, exc, report) if exc.transient else _park(row, exc, report)
+    except Exception as exc:  # this email cannot be built or encoded: park it, go on
+        return _park(row, exc, report)
     report.delivered += 1
+    report.in_a_row = 0
     return {"id": row.id, "state": "sent", "message_id": message_id, "sent_at": utcnow()}
 
 
@@ -200,7 +256,8 @@ def _send_one(
 def deliver_pending_handoffs(
     url: str | None = None, sink: HandoffSink | None = None
 ) -> DeliveryReport:
-    """Hand every pending lead to the CRM sink, each idempotency key once."""
+    """Hand every lead that is due to the CRM sink, each idempotency key once. An outage never
+    fails the task: the handoffs wait for their next attempt."""
     settings = get_settings()
     sink = sink or sink_from_settings(
         settings.crm_webhook_url, settings.crm_webhook_secret, settings.data_dir
@@ -214,12 +271,17 @@ def deliver_pending_handoffs(
             lambda row: "delivered" if sink.already_delivered(row.idempotency_key) else "pending",
             url,
         )
-        while not report.transient and (rows := _claim(Handoff, token, BATCH, url)):
+        while not report.receiver_down() and (rows := _claim(Handoff, token, BATCH, url)):
             _deliver(Handoff, rows, lambda row: _deliver_one(row, sink, report), report, url)
     finally:
         sink.close()
-    if report.transient:
-        raise RuntimeError(f"{report.transient} handoff(s) hit a transient error; will retry")
+    if report.transient or report.parked:
+        log.warning(
+            "handoffs: %d delivered, %d waiting for a retry, %d parked",
+            report.delivered,
+            report.transient,
+            report.parked,
+        )
     return report
 
 
@@ -227,11 +289,10 @@ def _deliver_one(row: Handoff, sink: HandoffSink, report: DeliveryReport) -> Out
     try:
         sink.deliver(row.idempotency_key, row.payload)
     except DeliveryError as exc:
-        if exc.transient:
-            report.transient += 1
-            return {"id": row.id, "state": "pending", "error": str(exc)[:500], "sink": sink.name}
-        report.failed += 1
-        report.errors.append(f"{row.idempotency_key}: {exc}")
-        return {"id": row.id, "state": "failed", "error": str(exc)[:500], "sink": sink.name}
+        outcome = _retry_later(row, exc, report) if exc.transient else _park(row, exc, report)
+        return {**outcome, "sink": sink.name}
+    except Exception as exc:  # this handoff cannot be encoded or sent: park it, go on
+        return {**_park(row, exc, report), "sink": sink.name}
     report.delivered += 1
+    report.in_a_row = 0
     return {"id": row.id, "state": "delivered", "delivered_at": utcnow(), "sink": sink.name}
