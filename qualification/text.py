@@ -62,6 +62,18 @@ def safe_value(value: object) -> object:
     return value
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_LINE_BREAKS = re.compile(r"\s*[\r\n\u2028\u2029]+\s*")
+
+
+def markdown_inert(value: object) -> str:
+    """Text shown inside Markdown (the review form, artifacts) that renders as itself: on one
+    line (no heading, list or quote can start), every punctuation character escaped (no link,
+    image, emphasis, HTML or bare URL)."""
+    text = _LINE_BREAKS.sub(" ", str(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def is_placeholder(text: str) -> bool:
     return text.strip().lower() in PLACEHOLDERS
 

@@ -36,6 +36,7 @@ from models.tables import (
 from qualification.criteria import Criteria
 from qualification.lifecycle import SYSTEM_REVIEWER, after_review, review_problem
 from qualification.routing import plan_route
+from qualification.text import markdown_inert
 
 from .apply import _Chunk, route_new_status, standing_record
 from .criteria import active_criteria
@@ -89,12 +90,15 @@ class ReviewOutcome:
     status: str | None = None
 
 
+# Every value in the scorecard renders as itself in the resume form: submitter text (a name, a
+# website quoted by a check) can add no link, image, heading or emphasis.
 _templates = Environment(
     loader=FileSystemLoader(PROJECT_ROOT / "templates" / "review"),
     undefined=StrictUndefined,
     autoescape=False,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=markdown_inert,
 )
 
 
