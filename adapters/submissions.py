@@ -16,7 +16,7 @@ from models.db import session_scope
 from models.settings import get_settings
 from models.tables import RawSubmission, utcnow
 from qualification.submission import Submission
-from qualification.text import parse_datetime
+from qualification.text import csv_cell, parse_datetime
 
 
 def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
@@ -69,5 +69,5 @@ def write_rejections(path: Path, rejections: list[tuple[int, str, str]]) -> Path
     with target.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["row", "column", "why"])
-        writer.writerows(rejections)
+        writer.writerows([csv_cell(cell) for cell in row] for row in rejections)
     return target

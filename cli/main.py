@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -224,6 +225,9 @@ def stop_command() -> None:
 
 
 def main() -> None:
+    # Files with personal data (the SQLite database, logs, reports, the outbox) are the owner's
+    # only: 0600, folders 0700, for this process and the ones it starts (serve, intake, flows).
+    os.umask(0o077)
     app()
 
 

@@ -90,11 +90,12 @@ def report(
 
 
 def print_csv(figures: Report) -> None:
+    from qualification.text import csv_cell
     from reports.render import empty_message, long_rows
 
     writer = csv.DictWriter(sys.stdout, ["section", "key", "metric", "value"], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(long_rows(figures))
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in long_rows(figures))
     if figures.leads == 0:
         err.print(empty_message(figures), markup=False)
 

@@ -74,6 +74,17 @@ def markdown_inert(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet shows as text: one starting like a formula (`=HYPERLINK(...)`,
+    `+`, `-`, `@`, a tab or CR) gets a leading apostrophe (OWASP's advice for CSV injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def is_placeholder(text: str) -> bool:
     return text.strip().lower() in PLACEHOLDERS
 

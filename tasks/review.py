@@ -36,7 +36,7 @@ from models.tables import (
 from qualification.criteria import Criteria
 from qualification.lifecycle import SYSTEM_REVIEWER, after_review, review_problem
 from qualification.routing import plan_route
-from qualification.text import markdown_inert
+from qualification.text import markdown_inert, safe_text
 
 from .apply import _Chunk, route_new_status, standing_record
 from .criteria import active_criteria
@@ -280,6 +280,8 @@ def _problem(answer: dict[str, Any]) -> str | None:
 @task(name="decide-review", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def decide_review(review_id: str, answer: dict[str, Any]) -> ReviewOutcome:
     """Apply a reviewer's answer exactly once; a second answer or a bad one is refused."""
+    # The note and name travel into the decision record and the handoff: stored text is safe.
+    answer = {k: safe_text(v) if isinstance(v, str) else v for k, v in answer.items()}
     criteria = active_criteria()
     with session_scope() as session:
         query = select(Review).where(col(Review.id) == review_id)

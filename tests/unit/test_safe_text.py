@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qualification.submission import field_problems, safe_payload, submission_from_mapping
-from qualification.text import safe_text
+from qualification.text import csv_cell, safe_text
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,19 @@ def test_each_field_limit_is_what_the_columns_that_keep_it_hold() -> None:
         "campaign": length(Lead, "campaign"),
         "form_version": length(ConsentEvent, "form_version"),
     } == FIELD_MAX_CHARS
+
+
+@pytest.mark.parametrize(
+    ("cell", "shown"),
+    [
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("+1 555", "'+1 555"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tcmd", "'\tcmd"),
+        ("Acme Clinic", "Acme Clinic"),
+        (-3, -3),
+    ],
+)
+def test_a_csv_cell_that_looks_like_a_formula_is_shown_as_text(cell: object, shown: object) -> None:
+    assert csv_cell(cell) == shown
