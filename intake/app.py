@@ -201,6 +201,7 @@ class Intake:
     async def post_form(self, request: Request) -> JSONResponse:
         data = await self._authenticated_object(request)
         _validated(FormPost, data)
+        data = _made_safe(data)
         submission = to_submission(data, channel="form")
         _refuse_unstorable(submission, data, {k: k for k in data})
         return await self._store(request, submission, data, FORM_SOURCE)
@@ -213,6 +214,8 @@ class Intake:
         data = await self._authenticated_object(request)
         names = _event_names(data)
         post = _validated(EventPost, {names[key]: value for key, value in data.items()})
+        data = _made_safe(data)
+        names = _event_names(data)  # keys made safe too
         # The flows map stored payloads with the importers' aliases only: add the canonical key
         # for what only the intake knows ("topic" -> webinar_session); the original stays too.
         payload = dict(data)
@@ -238,20 +241,13 @@ class Intake:
         return JSONResponse({"status": "ok", "database": "ok"})
 
     async def _authenticated_object(self, request: Request) -> dict[str, Any]:
-        """The body as a JSON object made safe at the door (`safe_payload`): text normalized, a
-        lone surrogate, NUL or control character never reaches the database; a value that
-        cannot be stored is refused with the key the caller sent."""
         try:
             pending = self.guard.check_headers(request.headers)
             body = await _read_body(request)
             self.guard.check_body(pending, body)
         except Unauthorized as refused:
             raise HTTPException(401, str(refused)) from None
-        data, problems = safe_payload(_parse_object(body))
-        if problems:
-            detail = [_problem(["body", key], why, "value_error") for key, why in problems]
-            raise HTTPException(422, detail=detail)
-        return data
+        return _parse_object(body)
 
     async def _store(
         self, request: Request, submission: Submission, payload: dict[str, Any], source: str
@@ -276,6 +272,18 @@ class Intake:
         if new:
             self.trigger.notify(submission.channel)
         return JSONResponse({"submission_id": submission_id, "duplicate": not new}, status_code=202)
+
+
+def _made_safe(data: dict[str, Any]) -> dict[str, Any]:
+    """The body made safe at the door (`safe_payload`): text normalized, and no lone surrogate,
+    NUL or control character reaches the database; a value that cannot be stored is refused with
+    the key the caller sent."""
+    clean, problems = safe_payload(data)
+    if problems:
+        raise HTTPException(
+            422, detail=[_problem(["body", key], why, "value_error") for key, why in problems]
+        )
+    return clean
 
 
 def _refuse_unstorable(
