@@ -107,3 +107,52 @@ def resume_flow_run(flow_run_id: str, run_input: dict[str, Any]) -> Orchestratio
     """Resume a paused flow run with an answer to its input, as the UI does."""
     with get_client(sync_client=True) as client:
         return client.resume_flow_run(UUID(flow_run_id), run_input=run_input)
+
+
+CRASH_DETECTION = "medleads: mark silent flow runs crashed"
+# Events that end a run's heartbeats on purpose: finished, or suspended for a reviewer (a
+# suspended run holds no process, so it sends none until it is resumed).
+_SILENT_ON_PURPOSE = {
+    f"prefect.flow-run.{state}"
+    for state in ("Completed", "Failed", "Cancelled", "Crashed", "Suspended", "Paused")
+}
+
+
+def ensure_crash_detection(heartbeat_seconds: int, misses: int = 3) -> bool:
+    """Prefect's zombie detection for a self-hosted server: an automation that marks a flow run
+    Crashed when its heartbeats stop (`misses` heartbeats late) without a state that explains
+    it. Created once, by name; returns whether it was created now."""
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    silence = heartbeat_seconds * misses
+    with get_client(sync_client=True) as client:
+        if client.read_automations_by_name(name=CRASH_DETECTION):
+            return False
+        client.create_automation(
+            AutomationCore(
+                name=CRASH_DETECTION,
+                description="A killed worker or serve process leaves its runs Running; this "
+                "marks them Crashed once their heartbeats stop.",
+                trigger=EventTrigger(
+                    after={"prefect.flow-run.heartbeat"},
+                    expect={"prefect.flow-run.heartbeat", *_SILENT_ON_PURPOSE},
+                    match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+                    for_each={"prefect.resource.id"},
+                    posture=Posture.Proactive,
+                    threshold=1,
+                    within=dt.timedelta(seconds=silence),
+                ),
+                actions=[
+                    ChangeFlowRunState(
+                        name=None,
+                        state=StateType.CRASHED,
+                        message=f"No heartbeat for {silence} s: the process running this flow "
+                        "is gone.",
+                        force=False,
+                    )
+                ],
+            )
+        )
+    return True

@@ -59,6 +59,9 @@ def child_env(s: Stack) -> dict[str, str]:
         # default): a form arriving during a channel run would wait that long.
         "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "5",
         "PREFECT_LOGGING_LEVEL": "WARNING",
+        # Heartbeats every 30 s: a run whose process was killed is marked Crashed about 90 s
+        # later (the automation `medleads serve` sets up), not left Running.
+        "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
         "MEDLEADS_DATA_DIR": str(s.data),
     }
 

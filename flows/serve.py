@@ -9,6 +9,7 @@ lead. PREFECT_RUNNER_POLL_FREQUENCY sets how fast a scheduled run starts.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from pathlib import Path
 from typing import Any, cast
@@ -18,8 +19,12 @@ from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY
 
+from adapters.prefect_api import ensure_crash_detection
 from models.settings import PROJECT_ROOT, get_settings
+
+log = logging.getLogger(__name__)
 
 # The one declaration of the deployments: `prefect deploy --all` reads it for a work pool, and
 # `medleads serve` builds the same deployments from it.
@@ -80,6 +85,12 @@ def main(
     chosen = [
         d for d in deployments(sweep_minutes, intake_sweep_minutes) if not only or d.name in only
     ]
+    frequency = PREFECT_FLOWS_HEARTBEAT_FREQUENCY.value()
+    if frequency:
+        try:
+            ensure_crash_detection(frequency)
+        except Exception as exc:  # serving matters more; a killed run then stays Running longer
+            log.warning("crash detection not set up (%s)", type(exc).__name__)
     # At most this many flow-run processes at once: a burst with many borderline leads otherwise
     # starts one process per review run together (36 at once measured, load 20 on 2 cores).
     serve(*chosen, limit=get_settings().serve_limit)
