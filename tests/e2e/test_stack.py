@@ -100,3 +100,32 @@ def test_the_stack_starts_once_and_answers_health(running: Stack) -> None:
     assert start() == running  # already running: nothing new is started
     assert httpx.get(f"{running.intake_url}/v1/health", timeout=5).json()["status"] == "ok"
     assert Path(running.data / "run" / "serve.pid").exists()
+
+
+def test_no_email_or_phone_of_a_submitter_reaches_a_log(running: Stack) -> None:
+    """Logs carry ids, never personal data: every log file of the stack and every log line the
+    Prefect server kept are searched for the posted emails and phones (as posted and E.164)."""
+    from prefect.client.orchestration import get_client
+
+    from qualification.contact import check_phone
+
+    rows = [json.loads(line) for line in (SAMPLES / "forms.jsonl").read_text().splitlines()]
+    for row in rows:
+        assert post(running, row).status_code == 202  # (again: duplicates, answered the same)
+    secrets: set[str] = set()
+    for row in rows:
+        for value in (row.get("email"), row.get("phone")):
+            if isinstance(value, str) and len(value) > 6:
+                secrets.add(value)
+        e164 = check_phone(str(row.get("phone") or ""), "US").e164
+        if e164:
+            secrets.add(e164)
+    assert secrets
+    logs = sorted((running.data / "logs").glob("*.log"))
+    assert logs
+    for path in logs:
+        text = path.read_text(errors="replace")
+        assert not [s for s in secrets if s in text], path.name
+    with get_client(sync_client=True) as client:
+        messages = [log.message for log in client.read_logs(limit=200)]
+    assert not [s for s in secrets if any(s in m for m in messages)]
