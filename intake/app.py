@@ -170,16 +170,23 @@ class EventPost(CanonicalFields):
     email: Required
 
 
-def _validated(model: type[M], data: dict[str, Any]) -> M:
+def _validated(model: type[M], data: dict[str, Any], sent: dict[str, str] | None = None) -> M:
+    """The body validated; a problem names the key the caller sent (`sent`: our name -> theirs,
+    for a platform's callback keys)."""
+    sent = sent or {}
     try:
         return model.model_validate(data)
     except ValidationError as error:
         problems: list[dict[str, Any]] = []
         for e in error.errors(include_url=False, include_input=False):
             if e["type"] == "email_or_phone":
-                problems += [_problem(["body", f], e["msg"], e["type"]) for f in ("email", "phone")]
+                fields = [sent.get(f, f) for f in ("email", "phone")]
+                problems += [_problem(["body", f], e["msg"], e["type"]) for f in fields]
             else:
-                problems.append(_problem(["body", *e["loc"]], e["msg"], e["type"]))
+                loc = [
+                    sent.get(str(part), part) if i == 0 else part for i, part in enumerate(e["loc"])
+                ]
+                problems.append(_problem(["body", *loc], e["msg"], e["type"]))
         raise HTTPException(422, detail=problems) from None
 
 
@@ -213,7 +220,11 @@ class Intake:
         request.scope[_LOG_PATH] = f"/v1/events/{platform}"
         data = await self._authenticated_object(request)
         names = _event_names(data)
-        post = _validated(EventPost, {names[key]: value for key, value in data.items()})
+        post = _validated(
+            EventPost,
+            {names[key]: value for key, value in data.items()},
+            {name: key for key, name in names.items()},
+        )
         data = _made_safe(data)
         names = _event_names(data)  # keys made safe too
         # The flows map stored payloads with the importers' aliases only: add the canonical key

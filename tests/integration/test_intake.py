@@ -589,7 +589,7 @@ def test_a_platform_submission_id_is_kept_apart_from_other_platforms(
             422,
             [["body", "email"]],
         ),
-        ("/v1/events/zoom", {**CALLBACK, "topic": {"id": 1}}, 422, [["body", "webinar_session"]]),
+        ("/v1/events/zoom", {**CALLBACK, "topic": {"id": 1}}, 422, [["body", "topic"]]),
         ("/v1/events/zo_om", CALLBACK, 404, None),
         ("/v1/events/zo%40om", CALLBACK, 404, None),
     ],
