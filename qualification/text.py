@@ -74,6 +74,15 @@ def markdown_inert(value: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
+_WHITESPACE_CONTROLS = re.compile(r"[\t\r\n\v\f\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """Text for a one-line field of another system (a CRM): tabs, CR and line breaks become one
+    space each run."""
+    return _WHITESPACE_CONTROLS.sub(" ", text).strip()
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

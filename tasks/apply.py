@@ -39,6 +39,7 @@ from qualification.identity import match_account, match_person, registered_domai
 from qualification.lifecycle import NEW_PERSON, Standing, Transition, after_submission
 from qualification.lifecycle import is_open as lead_is_open
 from qualification.routing import pick_owner
+from qualification.text import one_line
 from qualification.vocab import SPECIALTY_LABELS
 
 from .store import Claimed
@@ -559,7 +560,7 @@ class _Chunk:
             for other_id, fact in self.account_leads[org_id].items():
                 held = self.leads.get(other_id)  # as it stands in this transaction
                 others.append(fact if held is None else _fact_of(held))
-            body["account"] = account_view(self.accounts[org_id], others, lead.id)
+            body["account"] = _one_line_fields(account_view(self.accounts[org_id], others, lead.id))
 
     def _load_account_rows(self, org_ids: list[str]) -> None:
         """Stored accounts (their domains decide name matches), one query for many."""
@@ -644,6 +645,18 @@ def _account(
     return {"id": org_id, "name": name, "domain": domain, "state": state, "locations": locations}
 
 
+def _one_line_fields(value: Any, key: str = "") -> Any:
+    """Every text of a handoff on one line (a CRM field), but the person's own notes, which
+    keep their line breaks (as LF)."""
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n") if key == "discovery_notes" else one_line(value)
+    if isinstance(value, dict):
+        return {k: _one_line_fields(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_one_line_fields(v, key) for v in value]
+    return value
+
+
 def handoff_payload(
     lead: LeadLike,
     record: dict[str, Any],
@@ -655,7 +668,7 @@ def handoff_payload(
     holds what the core read from the canonical submission). No free text when redacted."""
     owner = criteria.sheet.routing.by_id.get(lead.owner_id or "")
     stated = record.get("timeline_days") is not None
-    return {
+    body = {
         "lead_id": lead.id,
         "status": lead.status,
         "source": lead.source,
@@ -694,6 +707,7 @@ def handoff_payload(
         "criteria_version": record.get("criteria_version"),
         "decision_record": {"id": record_id, "show": f"medleads leads show {lead.id}"},
     }
+    return dict(_one_line_fields(body))
 
 
 def record_row(

@@ -274,3 +274,27 @@ def test_what_apply_writes_is_what_the_decision_says(
         assert body["consent"]["email"] is decision.consent_email
         assert body["consent"]["phone"] is decision.consent_phone
         assert (body["source"], body["campaign"]) == (decision.source, decision.campaign)
+
+
+def test_the_handoff_holds_one_line_fields_and_the_notes_keep_their_lines(
+    settings_env: Path, db_url: str
+) -> None:
+    post(
+        db_url,
+        {
+            **FORM,
+            "name": "Maria\r\nAlvarez",
+            "organization": "Hudson Valley\tCardiology",
+            "message": "First line.\r\nSecond line.",
+        },
+    )
+    process(db_url)
+    deliver_pending_handoffs.fn(url=db_url)
+    [handoff] = handoffs(settings_env)
+    assert handoff["contact"]["name"] == "Maria Alvarez"
+    assert (
+        handoff["organization"]["name"]
+        == handoff["account"]["name"]
+        == ("Hudson Valley Cardiology")
+    )
+    assert handoff["discovery_notes"] == "First line.\nSecond line."
