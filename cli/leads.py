@@ -17,9 +17,11 @@ from models.tables import (
     Assignment,
     Contact,
     DecisionRecord,
+    Handoff,
     Lead,
     Organization,
     RawSubmission,
+    SentEmail,
 )
 
 from .console import OutputFormat, err, out
@@ -124,6 +126,12 @@ def leads_show(
         org = session.get(Organization, lead.organization_id)
         contact = session.get(Contact, lead.contact_id)
         account = stored_account(session, lead)
+        emails = session.exec(
+            select(SentEmail).where(col(SentEmail.lead_id) == lead.id).order_by(col(SentEmail.id))
+        ).all()
+        handoffs = session.exec(
+            select(Handoff).where(col(Handoff.lead_id) == lead.id).order_by(col(Handoff.id))
+        ).all()
         records = session.exec(
             select(DecisionRecord)
             .where(col(DecisionRecord.lead_id) == lead.id)
@@ -163,6 +171,10 @@ def leads_show(
         )
     if lead.sla_due_at:
         out.print(f"  SLA due {lead.sla_due_at:%Y-%m-%d %H:%M} UTC", markup=False)
+    deliveries: list[tuple[SentEmail | Handoff, str]] = [(e, f"email {e.kind}") for e in emails]
+    deliveries += [(h, "handoff") for h in handoffs]
+    for item, what in deliveries:
+        out.print(f"  {what} {item.idempotency_key}: {_delivery_state(item)}", markup=False)
     for a in assignments:
         skipped = "; ".join(f"skipped {o}: {why}" for o, why in a.skipped)
         fallback = " (fallback owner)" if a.via_fallback else ""
@@ -193,6 +205,16 @@ def leads_touch(
     lead = find_lead(lead_id)
     at = record_first_touch(lead.id)
     out.print(f"lead {lead.id[:12]}: first touch {at:%Y-%m-%d %H:%M} UTC", markup=False)
+
+
+def _delivery_state(item: SentEmail | Handoff) -> str:
+    """Where an email or handoff stands, as `medleads delivery` says it."""
+    if item.state == "pending" and item.attempts:
+        when = f"{item.next_attempt_at:%Y-%m-%d %H:%M} UTC" if item.next_attempt_at else "now"
+        return f"retrying (attempt {item.attempts + 1} at {when}): {item.error or ''}".rstrip()
+    if item.state == "parked":
+        return f"parked after {item.attempts} attempt(s): {item.error or ''}".rstrip()
+    return item.state
 
 
 def failed_lines() -> list[dict[str, Any]]:

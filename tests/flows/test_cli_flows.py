@@ -47,6 +47,9 @@ def test_outbound_then_leads_list_and_show(settings_env: Path) -> None:
     assert "status mql (routing_table_mql)" in shown.stdout
     assert "Fit +35: cardiology is a core specialty." in shown.stdout
     assert "assigned to mia-chen" in shown.stdout
+    assert "contact Grace Holt, practice_administrator" in shown.stdout
+    assert "account Albany Cardiovascular Group (albanycv.example.com, NY)" in shown.stdout
+    assert f"handoff {albany['lead_id']}:mql: delivered" in shown.stdout
 
 
 def test_leads_show_names_an_unknown_id(settings_env: Path) -> None:
