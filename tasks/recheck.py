@@ -30,8 +30,9 @@ from models.tables import (
     RawSubmission,
     utcnow,
 )
+from qualification.closed_sets import PERMANENT_REASONS
 from qualification.contact import check_email
-from qualification.criteria import DISQUALIFICATION_REASONS, TEMPORARY_REASONS, Criteria
+from qualification.criteria import TEMPORARY_REASONS, Criteria
 from qualification.decision import Decision
 from qualification.evaluate import evaluate
 from qualification.lifecycle import Standing, after_recheck
@@ -64,7 +65,6 @@ COUNT_FIELDS: tuple[str, ...] = (
     "content_downloads",
     "email_engagements",
 )
-PERMANENT_REASONS: tuple[str, ...] = tuple(r for r, p in DISQUALIFICATION_REASONS.items() if p)
 BATCH = 500
 RETRY_DELAYS: list[float] = [2, 10, 30]
 
@@ -461,7 +461,9 @@ def find_due(size: int, after: str = "", url: str | None = None) -> list[Recheck
         and_(col(Lead.status) == "disqualified", col(Lead.reason).in_(TEMPORARY_REASONS)),
     )
     engaged = select(RawSubmission.lead_id).where(col(RawSubmission.state) == RECHECK_STATE)
-    permanent = and_(col(Lead.status) == "disqualified", col(Lead.reason).in_(PERMANENT_REASONS))
+    permanent = and_(
+        col(Lead.status) == "disqualified", col(Lead.reason).in_(sorted(PERMANENT_REASONS))
+    )
     due = or_(
         and_(col(Lead.recheck_at) <= clock, recheckable),
         and_(col(Lead.id).in_(engaged), not_(permanent)),
