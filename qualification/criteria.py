@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -274,7 +275,25 @@ class SqlConditions(Strict):
 
 
 class Timing(Strict):
+    """How a timeline's window (DESIGN §3) is judged beyond the near term: a window starting more
+    than `too_far_days` after the submission is far out. Far out is nurture with a recheck date
+    when the offer has a re-engagement plan, else a `timing_too_far` disqualification (guide
+    §12). The recheck comes when the window comes within the near-term horizon (`window`) or
+    after a number of days from `recheck.horizons_days`."""
+
     too_far_days: Days
+    re_engagement: bool = True
+    far_out_recheck: Literal["window"] | int = "window"
+
+    @field_validator("far_out_recheck", mode="before")
+    @classmethod
+    def _window_or_days(cls, value: object) -> object:
+        if value == "window" or (type(value) is int and 1 <= value <= 3650):
+            return value
+        raise ValueError(
+            f"{str(value)[:40]!r} is neither 'window' nor a number of days "
+            "(one of recheck.horizons_days)"
+        )
 
 
 class Borderline(Strict):
@@ -529,6 +548,17 @@ def _cross_checks(sheet: CriteriaSheet) -> list[tuple[str, str]]:
             )
     if sheet.recheck.mql_no_timeline_days > sheet.timing.too_far_days:
         problems.append(("recheck.mql_no_timeline_days", "is later than timing.too_far_days"))
+    far_out = sheet.timing.far_out_recheck
+    if far_out != "window" and far_out not in sheet.recheck.horizons_days:
+        problems.append(
+            (
+                "timing.far_out_recheck",
+                f"{far_out} days is not one of recheck.horizons_days "
+                f"({', '.join(map(str, sheet.recheck.horizons_days))}); or say 'window'",
+            )
+        )
+    if sheet.sql_conditions.near_term_days >= sheet.timing.too_far_days:
+        problems.append(("timing.too_far_days", "must be more than sql_conditions.near_term_days"))
     return problems
 
 

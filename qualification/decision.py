@@ -105,6 +105,9 @@ class Decision:
     country: str | None
     state: str | None
     interest_type: str | None
+    # The timeline as a window in words and dates ("next year (2027-01-01..2027-12-31)"), or why
+    # there is none ("not given", "not sure", "unclear", "no timeline"); `timeline_days` counts
+    # from the submission to the window's start (0: it starts when said), None without a window.
     timeframe: str
     timeline_days: int | None
     sla_hours: float | None
@@ -174,6 +177,8 @@ class Decision:
             "specialty": self.specialty,
             "org_type": self.org_type,
             "route_team": self.route.team,
+            "timeframe": self.timeframe,
+            "timeline_days": self.timeline_days,
             "explanations": self.explanations,
         }
 

@@ -29,17 +29,20 @@ from .decision import Check, Decision, Outcome, RoutePlan, Status
 from .identity import account_keys, person_key
 from .routing import plan_route
 from .signals import (
-    Timeframe,
     detect_patient_inquiry,
     detect_spam,
     find_phrases,
     parse_bool,
     parse_count,
-    parse_timeframe,
 )
 from .submission import Submission, submission_from_mapping
 from .text import parse_datetime
+from .timeframes import Timeframe, parse_timeframe
 from .vocab import RoleMatch
+
+# The reason of a lead whose timeline's window starts beyond the sheet's far horizon, nurtured
+# until a recheck (DESIGN §3); with no re-engagement plan it is `timing_too_far` instead.
+TIMING_FAR_OUT = "timing_far_out"
 
 HARD_STOP_ORDER: tuple[str, ...] = (
     "spam",
@@ -402,9 +405,46 @@ def band_of(score: int, edges: BandEdges) -> str:
     return "high" if score >= edges.high else "mid" if score >= edges.mid else "low"
 
 
+def _near_term(timeframe: Timeframe, sheet: CriteriaSheet) -> bool:
+    """The window starts within the near-term horizon ("within 3 months" starts now)."""
+    days = timeframe.days
+    return days is not None and days <= sheet.sql_conditions.near_term_days
+
+
+def _far_out(timeframe: Timeframe, sheet: CriteriaSheet) -> bool:
+    days = timeframe.days
+    return days is not None and days > sheet.timing.too_far_days
+
+
+def _window_verdict(timeframe: Timeframe, sheet: CriteriaSheet) -> str:
+    """The timeline in words and dates and where its start falls against the sheet's horizons."""
+    near, far = sheet.sql_conditions.near_term_days, sheet.timing.too_far_days
+    said = timeframe.described()
+    if timeframe.kind != "stated":
+        return f"{said}: no window, so not near-term"
+    if _near_term(timeframe, sheet):
+        return f"{said}: near-term (within {near} days)"
+    if not _far_out(timeframe, sheet):
+        return f"{said}: not near-term (beyond {near} days), not far out (within {far} days)"
+    return f"{said}: far out (beyond {far} days)"
+
+
+def _far_out_recheck(timeframe: Timeframe, sheet: CriteriaSheet, today: dt.date) -> tuple[int, str]:
+    """Days from today to the recheck of a far-out lead, and why that day, as the sheet says."""
+    rule = sheet.timing.far_out_recheck
+    if rule == "window":
+        near = sheet.sql_conditions.near_term_days
+        assert timeframe.start is not None
+        days = (timeframe.start - dt.timedelta(days=near) - today).days
+        why = f"when the window comes within {near} days; timing.far_out_recheck: window"
+    else:
+        days, why = rule, f"the sheet's {rule}-day horizon; timing.far_out_recheck: {rule}"
+    return max(days, min(sheet.recheck.horizons_days)), why
+
+
 def _sql_conditions(f: _Facts, sheet: CriteriaSheet) -> list[tuple[str, bool, str]]:
     rules = sheet.sql_conditions
-    near = f.timeframe.kind == "stated" and (f.timeframe.days or 0) <= rules.near_term_days
+    near = _near_term(f.timeframe, sheet)
     discovery = f.interest in rules.discovery_interest_types or (
         rules.phone_consent_counts_as_discovery and f.consent_phone and f.phone.valid
     )
@@ -419,7 +459,7 @@ def _sql_conditions(f: _Facts, sheet: CriteriaSheet) -> list[tuple[str, bool, st
             f.role.influence in rules.decision_influence,
             f"contact is a {f.role.influence} ({f.role.role or 'role not given'})",
         ),
-        ("near_term_timeline", near, f"timeline: {f.timeframe.label}"),
+        ("near_term_timeline", near, _window_verdict(f.timeframe, sheet)),
         ("discovery_available", discovery, "asked for a meeting or gave phone consent"),
         ("eligibility_rechecked", True, "no hard stop applies"),
     ]
@@ -431,7 +471,7 @@ def _unknown_must_haves(f: _Facts, sheet: CriteriaSheet) -> list[str]:
         "org_type": f.org_type is not None,
         "decision_role": f.role.influence != "unknown",
         "location": f.country is not None and (not sheet.scope.states or f.state is not None),
-        "timeframe": f.timeframe.kind != "unknown",
+        "timeframe": f.timeframe.kind in ("stated", "none"),
     }
     return [m for m in sheet.must_have if not known[m]]
 
@@ -494,29 +534,26 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
     status: Status
     recheck_days: int | None = None
     conditions = _sql_conditions(f, sheet)
+    far_out = not failed and _far_out(f.timeframe, sheet)
     if failed:
         reason = next(n for n in HARD_STOP_ORDER if n in failed)
         status = "disqualified"
-    elif f.timeframe.kind == "stated" and (f.timeframe.days or 0) > sheet.timing.too_far_days:
-        reason = "timing_too_far"
-        status = "disqualified"
+    elif far_out:
+        status, reason, recheck_days = _timing_far_out(f.timeframe, sheet, today, checks)
+    else:
         checks.append(
             Check(
                 "timing",
-                "too_far",
-                "fail",
-                f"Timeline {f.timeframe.label} is beyond {sheet.timing.too_far_days} days.",
+                "window",
+                "pass" if _near_term(f.timeframe, sheet) else "info",
+                f"{_window_verdict(f.timeframe, sheet)}.",
             )
         )
-        # Look again when the stated timeline enters the near-term window.
-        near = sheet.sql_conditions.near_term_days
-        recheck_days = max((f.timeframe.days or 0) - near, min(sheet.recheck.horizons_days))
-    else:
         status, reason = _status(action, conditions, f, sheet, checks)
 
     borderline_reasons: list[str] = []
     proposed: Status | None = None
-    if status != "disqualified":
+    if status != "disqualified" and not far_out:
         borderline_reasons = _borderline(
             fit, intent, fit_band, intent_band, action, conditions, f, sheet, checks
         )
@@ -591,7 +628,7 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         country=f.country,
         state=f.state,
         interest_type=f.interest,
-        timeframe=f.timeframe.label,
+        timeframe=f.timeframe.summary,
         timeline_days=f.timeframe.days,
         sla_hours=sla,
         recheck_days=recheck_days,
@@ -606,6 +643,52 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         checks=tuple(checks),
         criteria_version=criteria.version,
     )
+
+
+def _timing_far_out(
+    timeframe: Timeframe, sheet: CriteriaSheet, today: dt.date, checks: list[Check]
+) -> tuple[Status, str, int | None]:
+    """A window starting beyond the far horizon: nurture with a recheck date where the offer
+    re-engages, else disqualified as timing_too_far (guide §12), rechecked only if the sheet
+    gives that reason a recheck horizon."""
+    verdict = _window_verdict(timeframe, sheet)
+    if sheet.timing.re_engagement:
+        days, why = _far_out_recheck(timeframe, sheet, today)
+        on = today + dt.timedelta(days=days)
+        checks.append(
+            Check(
+                "timing",
+                "far_out",
+                "info",
+                f"{verdict}; the offer re-engages (timing.re_engagement): nurture, "
+                f"recheck on {on} ({why}).",
+            )
+        )
+        checks.append(
+            Check(
+                "status",
+                TIMING_FAR_OUT,
+                "info",
+                f"Status nurture: the timeline is far out; recheck on {on}.",
+            )
+        )
+        return "nurture", TIMING_FAR_OUT, days
+    later = sheet.recheck.temporary_disqualification_days.get("timing_too_far")
+    then = (
+        f"recheck on {today + dt.timedelta(days=later)} (recheck.temporary_disqualification_days)"
+        if later
+        else "no recheck"
+    )
+    checks.append(
+        Check(
+            "timing",
+            "too_far",
+            "fail",
+            f"{verdict}; the offer has no re-engagement plan (timing.re_engagement: false): "
+            f"disqualified, {then}.",
+        )
+    )
+    return "disqualified", "timing_too_far", later
 
 
 def _status(

@@ -34,9 +34,9 @@ from qualification.closed_sets import PERMANENT_REASONS
 from qualification.contact import check_email
 from qualification.criteria import TEMPORARY_REASONS, Criteria
 from qualification.decision import Decision
-from qualification.evaluate import evaluate
+from qualification.evaluate import TIMING_FAR_OUT, evaluate
 from qualification.lifecycle import Standing, after_recheck
-from qualification.signals import parse_bool, parse_count, parse_timeframe
+from qualification.signals import parse_bool, parse_count
 from qualification.submission import (
     CANONICAL_FIELDS,
     Submission,
@@ -45,6 +45,7 @@ from qualification.submission import (
     submission_from_mapping,
 )
 from qualification.text import parse_datetime
+from qualification.timeframes import parse_timeframe
 
 from .apply import (
     _Chunk,
@@ -459,6 +460,7 @@ def find_due(size: int, after: str = "", url: str | None = None) -> list[Recheck
     recheckable = or_(
         col(Lead.status) == "mql_no_timeline",
         and_(col(Lead.status) == "disqualified", col(Lead.reason).in_(TEMPORARY_REASONS)),
+        and_(col(Lead.status) == "nurture", col(Lead.reason) == TIMING_FAR_OUT),
     )
     engaged = select(RawSubmission.lead_id).where(col(RawSubmission.state) == RECHECK_STATE)
     permanent = and_(
@@ -491,7 +493,7 @@ def find_due(size: int, after: str = "", url: str | None = None) -> list[Recheck
             RecheckItem(
                 lead_id=lead.id,
                 version=_version(lead),
-                horizon=horizon and lead.status in ("mql_no_timeline", "disqualified"),
+                horizon=horizon and lead.status in ("mql_no_timeline", "disqualified", "nurture"),
                 engagement_ids=tuple(pending.get(lead.id, ())),
                 submission_id=base.submission_id if base else None,
                 channel=base.channel if base else lead.channel,
@@ -503,8 +505,10 @@ def find_due(size: int, after: str = "", url: str | None = None) -> list[Recheck
 
 
 def submission_for_recheck(item: RecheckItem, today: dt.date) -> Submission:
-    """The lead's latest facts as a Submission, with a stated timeline pinned to its calendar date
-    (the core reads "within 6 months" from the day it was said; a recheck happens later)."""
+    """The lead's latest facts as a Submission, with a stated timeline pinned to its calendar
+    dates (the core reads "within 6 months" or "next year" from the day it was said; a recheck
+    happens later): a window that started that day becomes "by END", any other "from START to
+    END", which the core reads as the same window, started by now if its start has passed."""
     if item.submission_id is None:
         raise ValueError("the lead has no stored submission")
     sub = _facts(item.payload, item.channel)
@@ -512,16 +516,14 @@ def submission_for_recheck(item: RecheckItem, today: dt.date) -> Submission:
     if sub.received_at:
         with contextlib.suppress(ValueError):
             reference = parse_datetime(sub.received_at).date()
-    timeframe = parse_timeframe(sub.timeframe, reference)
-    if timeframe.kind != "stated" or timeframe.days is None:
+    window = parse_timeframe(sub.timeframe, reference)
+    if window.start is None or window.end is None:
         return sub
-    try:
-        until = reference + dt.timedelta(days=timeframe.days)
-    except OverflowError:
-        return sub
-    return dataclasses.replace(
-        sub, timeframe=f"by {until.isoformat()}", received_at=today.isoformat()
-    )
+    if window.start == reference:
+        pinned = f"by {window.end.isoformat()}"
+    else:
+        pinned = f"from {window.start.isoformat()} to {window.end.isoformat()}"
+    return dataclasses.replace(sub, timeframe=pinned, received_at=today.isoformat())
 
 
 @task(name="evaluate-rechecks", cache_policy=NO_CACHE)

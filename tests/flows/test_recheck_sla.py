@@ -131,6 +131,31 @@ def test_an_mql_no_timeline_lead_is_rechecked_at_its_horizon_and_stays_without_n
     assert recheck().rechecked == 0
 
 
+def test_a_far_out_lead_is_nurtured_and_promoted_when_its_window_comes_near(
+    settings_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (lead_id,) = feed(form(20, timeframe="in 18 months"))
+    before = lead(lead_id)
+    assert (before.status, before.reason) == ("nurture", "timing_far_out")
+    assert before.recheck_at is not None
+    due_in = (before.recheck_at - before.created_at).days
+    # 18 months is about 547 days; the recheck comes 90 days before the window starts.
+    assert 450 <= due_in <= 460
+
+    move_clock(monkeypatch, (due_in - 1) * 24)
+    assert recheck().rechecked == 0
+
+    move_clock(monkeypatch, (due_in + 1) * 24)
+    report = recheck()
+
+    assert report.transitions == Counter({"nurture -> sql": 1})
+    after = lead(lead_id)
+    assert (after.status, after.team) == ("sql", "sales")
+    (record,) = recheck_records(lead_id)
+    window = record.record["timeframe"]
+    assert window.startswith("from ") and record.record["timeline_days"] <= 90
+
+
 def test_new_engagement_promotes_an_mql_lead_to_sql_with_an_owner_and_one_handoff(
     settings_env: Path,
 ) -> None:

@@ -103,6 +103,15 @@ def test_evaluate_table_shows_statuses_and_a_summary() -> None:
     assert "5 evaluated" in result.stdout
 
 
+def test_evaluate_jsonl_gives_the_timeline_window_and_the_days_to_its_start() -> None:
+    result = runner.invoke(app, ["evaluate", str(SAMPLES / "forms.jsonl"), "--format", "jsonl"])
+    first = jsonl(result.stdout)[0]
+    assert (first["timeframe"], first["timeline_days"]) == (
+        "within 60 days (2026-11-20..2027-01-19)",
+        0,
+    )
+
+
 def test_evaluate_refuses_a_file_without_a_required_column(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("Name,Email\nA,a@b.example.com\n")

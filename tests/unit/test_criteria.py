@@ -127,6 +127,53 @@ def test_recheck_horizons_must_be_among_the_allowed_ones() -> None:
     assert "no_consent: 45 days is not one of horizons_days" in problem
 
 
+def test_the_default_sheet_re_engages_far_out_leads_and_rechecks_them_by_their_window() -> None:
+    timing = load_criteria(DEFAULT_SHEET).sheet.timing
+    assert (timing.too_far_days, timing.re_engagement, timing.far_out_recheck) == (
+        365,
+        True,
+        "window",
+    )
+
+
+def test_timing_keys_default_to_re_engaging_by_the_window() -> None:
+    timing = parse_criteria(edited({"timing": {"too_far_days": 365}})).sheet.timing
+    assert (timing.re_engagement, timing.far_out_recheck) == (True, "window")
+
+
+@pytest.mark.parametrize(
+    ("timing", "expected"),
+    [
+        (
+            {"too_far_days": 365, "re_engagement": "perhaps"},
+            "timing.re_engagement: Input should be a valid boolean",
+        ),
+        (
+            {"too_far_days": 365, "far_out_recheck": "windw"},
+            "timing.far_out_recheck: 'windw' is neither 'window' nor a number of days",
+        ),
+        (
+            {"too_far_days": 365, "far_out_recheck": 45},
+            "timing.far_out_recheck: 45 days is not one of recheck.horizons_days "
+            "(30, 60, 90, 180); or say 'window'",
+        ),
+        (
+            {"too_far_days": 90},
+            "timing.too_far_days: must be more than sql_conditions.near_term_days",
+        ),
+        (
+            {"too_far_days": 365, "re_engagment": True},
+            "unknown key (did you mean 're_engagement'?)",
+        ),
+    ],
+)
+def test_bad_timing_keys_are_refused_with_their_path(
+    timing: dict[str, object], expected: str
+) -> None:
+    problems = problems_of(edited({"timing": timing}))
+    assert any(expected in p for p in problems), problems
+
+
 def test_a_yaml_syntax_error_names_the_line() -> None:
     text = textwrap.dedent(
         """\

@@ -7,8 +7,9 @@ import datetime as dt
 
 import pytest
 
-from qualification.criteria import DISQUALIFICATION_REASONS, load_criteria
-from qualification.evaluate import band_of, evaluate
+from qualification.criteria import DISQUALIFICATION_REASONS, Criteria, load_criteria, parse_criteria
+from qualification.decision import Decision
+from qualification.evaluate import TIMING_FAR_OUT, band_of, evaluate
 from qualification.submission import Submission
 from tests.paths import DEFAULT_SHEET
 
@@ -93,7 +94,6 @@ def test_every_point_of_both_scores_is_explained() -> None:
         ({"message": "We need an outsourced billing partner."}, "out_of_scope_service"),
         ({"channel": "outbound", "contact_role": "Receptionist"}, "no_decision_path"),
         ({"channel": "outbound", "contact_role": None}, "no_decision_path"),
-        ({"timeframe": "2 years"}, "timing_too_far"),
     ],
 )
 def test_each_hard_stop_disqualifies_with_its_reason(
@@ -107,8 +107,6 @@ def test_each_hard_stop_disqualifies_with_its_reason(
 
 def test_temporary_disqualifications_get_a_recheck_horizon_and_permanent_ones_none() -> None:
     assert decide(lead(consent_email="no", consent_phone="no")).recheck_days == 60
-    # "2 years" is 730 days: look again when it enters the 90-day near-term window.
-    assert decide(lead(timeframe="2 years")).recheck_days == 730 - 90
     assert decide(lead(state="TX")).recheck_days is None
 
 
@@ -353,3 +351,167 @@ def test_the_stored_form_of_a_decision_is_plain_json_with_every_check() -> None:
     }
     assert data["route"]["candidates"] == ["ava-patel", "ben-okafor"]
     assert data["explanations"] == d.explanations
+
+
+# --- timing: windows against the sheet's horizons (DESIGN §3) -----------------------------
+
+
+def timing_line(d: Decision) -> str:
+    (line,) = [c.detail for c in d.checks if c.step == "timing"]
+    return line
+
+
+def sheet_with(old: str, new: str) -> Criteria:
+    assert old in CRITERIA.text
+    return parse_criteria(CRITERIA.text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "received_at", "status", "reason"),
+    [
+        # "within 3 months" starts the day it is said: near-term for a 90-day rule.
+        ("within 3 months", "2026-11-20", "sql", "sql_conditions_met"),
+        ("in 3 months", "2026-11-20", "mql", "sql_conditions_unmet"),
+        ("ASAP", "2026-11-20", "sql", "sql_conditions_met"),
+        ("1-3 months", "2026-11-20", "sql", "sql_conditions_met"),
+        ("3-6 months", "2026-11-20", "mql", "sql_conditions_unmet"),
+        # Said in late November, both start on January 1: the same timing.
+        ("sometime next year", "2026-11-20", "sql", "sql_conditions_met"),
+        ("early next year", "2026-11-20", "sql", "sql_conditions_met"),
+        # Said in March, both start ten months out: neither near-term nor far out.
+        ("sometime next year", "2026-03-10", "mql", "sql_conditions_unmet"),
+        ("early next year", "2026-03-10", "mql", "sql_conditions_unmet"),
+        # Q1 said in February is this quarter; said in November, next year's first.
+        ("Q1", "2026-02-10", "sql", "sql_conditions_met"),
+        ("Q1", "2026-11-20", "sql", "sql_conditions_met"),
+        ("Q3", "2026-11-20", "mql", "sql_conditions_unmet"),
+        # Far out: nurture with a recheck, not a disqualification.
+        ("in 2 years", "2026-11-20", "nurture", TIMING_FAR_OUT),
+        ("12+ months", "2026-11-20", "nurture", TIMING_FAR_OUT),
+        ("2028", "2026-11-20", "nurture", TIMING_FAR_OUT),
+        ("not sure", "2026-11-20", "mql_no_timeline", "interest_without_timing"),
+        ("just researching", "2026-11-20", "mql_no_timeline", "interest_without_timing"),
+    ],
+)
+def test_the_status_follows_where_the_timeline_window_starts(
+    timeframe: str, received_at: str, status: str, reason: str
+) -> None:
+    d = decide(lead(timeframe=timeframe, received_at=received_at))
+    assert (d.status, d.reason) == (status, reason)
+
+
+@pytest.mark.parametrize(
+    ("timeframe", "received_at", "line"),
+    [
+        (
+            "within 3 months",
+            "2026-11-20",
+            "Timeline 'within 3 months' = 2026-11-20..2027-02-20, starts now: near-term "
+            "(within 90 days).",
+        ),
+        (
+            "sometime next year",
+            "2026-11-20",
+            "Timeline 'next year' = 2027-01-01..2027-12-31, starts in 42 days: near-term "
+            "(within 90 days).",
+        ),
+        (
+            "Q1",
+            "2026-02-10",
+            "Timeline 'Q1 2026' = 2026-02-10..2026-03-31, starts now: near-term (within 90 days).",
+        ),
+        (
+            "in 3 months",
+            "2026-11-20",
+            "Timeline 'in 3 months' = 2027-02-20..2027-03-19, starts in 92 days: not near-term "
+            "(beyond 90 days), not far out (within 365 days).",
+        ),
+        ("TBD", "2026-11-20", "Timeline 'not sure': no window, so not near-term."),
+        (None, "2026-11-20", "Timeline not given: no window, so not near-term."),
+    ],
+)
+def test_the_timing_line_says_the_window_in_words_and_dates(
+    timeframe: str | None, received_at: str, line: str
+) -> None:
+    d = decide(lead(timeframe=timeframe, received_at=received_at))
+    assert timing_line(d) == line
+
+
+def test_the_near_term_sql_condition_names_the_window() -> None:
+    d = decide(lead(timeframe="within 3 months"))
+    assert (
+        "SQL condition near_term_timeline met: Timeline 'within 3 months' = "
+        "2026-11-20..2027-02-20, starts now: near-term (within 90 days)." in d.explanations
+    )
+
+
+def test_a_far_out_timeline_is_nurtured_and_rechecked_when_its_window_comes_near() -> None:
+    d = decide(lead(timeframe="in 2 years"))
+    # The window starts on 2028-11-20; 90 days before it, it is near-term.
+    assert (d.status, d.reason, d.reason_permanent) == ("nurture", TIMING_FAR_OUT, None)
+    assert d.recheck_days == (dt.date(2028, 8, 22) - TODAY).days
+    assert timing_line(d) == (
+        "Timeline 'in 2 years' = 2028-11-20..2029-11-19, starts in 731 days: far out "
+        "(beyond 365 days); the offer re-engages (timing.re_engagement): nurture, recheck on "
+        "2028-08-22 (when the window comes within 90 days; timing.far_out_recheck: window)."
+    )
+    assert "Status nurture: the timeline is far out; recheck on 2028-08-22." in d.explanations
+    assert (d.route.team, d.sla_hours, d.borderline) == ("marketing", 168, False)
+
+
+def test_a_far_out_recheck_can_follow_a_sheet_horizon_instead() -> None:
+    criteria = sheet_with("far_out_recheck: window", "far_out_recheck: 180")
+    d = evaluate(lead(timeframe="in 2 years"), criteria, today=TODAY)
+    assert (d.status, d.recheck_days) == ("nurture", 180)
+    assert timing_line(d).endswith(
+        "nurture, recheck on 2027-05-26 (the sheet's 180-day horizon; timing.far_out_recheck: 180)."
+    )
+
+
+def test_far_out_timing_disqualifies_only_where_the_offer_has_no_re_engagement_plan() -> None:
+    criteria = sheet_with("re_engagement: true", "re_engagement: false")
+    d = evaluate(lead(timeframe="in 2 years"), criteria, today=TODAY)
+    assert (d.status, d.reason, d.reason_permanent) == ("disqualified", "timing_too_far", False)
+    assert d.recheck_days == 180
+    assert timing_line(d).endswith(
+        "far out (beyond 365 days); the offer has no re-engagement plan "
+        "(timing.re_engagement: false): disqualified, recheck on 2027-05-26 "
+        "(recheck.temporary_disqualification_days)."
+    )
+    assert d.route.team == "none"
+
+
+def test_without_a_re_engagement_plan_or_a_horizon_a_far_out_lead_is_not_rechecked() -> None:
+    criteria = parse_criteria(
+        CRITERIA.text.replace("re_engagement: true", "re_engagement: false").replace(
+            "    timing_too_far: 180   # used only with timing.re_engagement: false\n", ""
+        )
+    )
+    d = evaluate(lead(timeframe="in 2 years"), criteria, today=TODAY)
+    assert (d.status, d.reason, d.recheck_days) == ("disqualified", "timing_too_far", None)
+    assert timing_line(d).endswith("disqualified, no recheck.")
+
+
+def test_hard_stops_come_before_far_out_timing() -> None:
+    d = decide(lead(timeframe="in 2 years", state="TX"))
+    assert (d.status, d.reason) == ("disqualified", "out_of_geography")
+
+
+def test_the_decision_records_the_window_and_the_days_to_its_start() -> None:
+    d = decide(lead(timeframe="within 60 days"))
+    assert (d.timeframe, d.timeline_days) == ("within 60 days (2026-11-20..2027-01-19)", 0)
+    d = decide(lead(timeframe="next year"))
+    assert (d.timeframe, d.timeline_days) == ("next year (2027-01-01..2027-12-31)", 42)
+    d = decide(lead(timeframe="not sure"))
+    assert (d.timeframe, d.timeline_days) == ("not sure", None)
+
+
+def test_an_unknown_timeframe_is_an_unknown_must_have_and_no_timeline_is_known() -> None:
+    criteria = sheet_with(
+        "must_have: [specialty, org_type, decision_role, location]",
+        "must_have: [specialty, org_type, decision_role, location, timeframe]",
+    )
+    unsure = evaluate(lead(timeframe="not sure"), criteria, today=TODAY)
+    assert "unknown_must_have:timeframe" in unsure.borderline_reasons
+    none = evaluate(lead(timeframe="no timeline"), criteria, today=TODAY)
+    assert "unknown_must_have:timeframe" not in none.borderline_reasons

@@ -1,8 +1,7 @@
-"""Free-text signals: patient inquiries, spam, timeframes, phrases, yes/no answers and counts."""
+"""Free-text signals: patient inquiries, spam, phrases, yes/no answers and counts."""
 
 from __future__ import annotations
 
-import datetime
 import time
 
 import pytest
@@ -13,16 +12,12 @@ from qualification.signals import (
     PATIENT_CUES,
     PatientSignal,
     SpamSignal,
-    Timeframe,
     detect_patient_inquiry,
     detect_spam,
     find_phrases,
     parse_bool,
     parse_count,
-    parse_timeframe,
 )
-
-RECEIVED = datetime.date(2026, 11, 27)
 
 # --- patient inquiries --------------------------------------------------------------------
 
@@ -214,100 +209,6 @@ def test_extra_phrases_and_max_links() -> None:
     assert detect_spam(three, None, None, max_links=2) == SpamSignal(True, ("links:3",))
 
 
-# --- timeframes ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("immediately", Timeframe("stated", 14, "immediately")),
-        ("ASAP", Timeframe("stated", 14, "immediately")),
-        ("now", Timeframe("stated", 14, "immediately")),
-        ("Urgent!", Timeframe("stated", 14, "immediately")),
-        ("this month", Timeframe("stated", 7, "this month")),
-        ("next month", Timeframe("stated", 34, "next month")),
-        ("this quarter", Timeframe("stated", 34, "this quarter")),
-        ("next quarter", Timeframe("stated", 124, "next quarter")),
-        ("this year", Timeframe("stated", 34, "this year")),
-        ("next year", Timeframe("stated", 399, "next year")),
-        ("within 30 days", Timeframe("stated", 30, "within 30 days")),
-        ("30-60 days", Timeframe("stated", 60, "within 30-60 days")),
-        ("1-3 months", Timeframe("stated", 92, "within 1-3 months")),
-        ("3-6 months", Timeframe("stated", 183, "within 3-6 months")),
-        ("3 – 6 months", Timeframe("stated", 183, "within 3-6 months")),
-        ("6-12 months", Timeframe("stated", 365, "within 6-12 months")),
-        ("0-3 months", Timeframe("stated", 92, "within 0-3 months")),
-        ("between 3 and 6 months", Timeframe("stated", 183, "within 3-6 months")),
-        ("6 months - 1 year", Timeframe("stated", 365, "within 6 months to 1 year")),
-        ("< 3 months", Timeframe("stated", 92, "within 3 months")),
-        ("under 6 months", Timeframe("stated", 183, "within 6 months")),
-        ("less than a month", Timeframe("stated", 31, "within 1 month")),
-        ("within a year", Timeframe("stated", 365, "within 1 year")),
-        ("in 2 weeks", Timeframe("stated", 14, "within 2 weeks")),
-        ("next 90 days", Timeframe("stated", 90, "within 90 days")),
-        ("a couple of months", Timeframe("stated", 61, "within 2 months")),
-        ("half a year", Timeframe("stated", 183, "within 6 months")),
-        ("decision in 6m", Timeframe("stated", 183, "within 6 months")),
-        ("12+ months", Timeframe("stated", 540, "more than 12 months")),
-        ("more than a year", Timeframe("stated", 540, "more than 1 year")),
-        ("a year and a half", Timeframe("stated", 548, "within 18 months")),
-        ("2 years", Timeframe("stated", 730, "within 2 years")),
-        ("Q1 2027", Timeframe("stated", 124, "by end of Q1 2027")),
-        ("q2 '27", Timeframe("stated", 215, "by end of Q2 2027")),
-        ("2027 Q2", Timeframe("stated", 215, "by end of Q2 2027")),
-        ("first quarter of 2027", Timeframe("stated", 124, "by end of Q1 2027")),
-        ("Q3", Timeframe("stated", 307, "by end of Q3 2027")),
-        ("Q4", Timeframe("stated", 34, "by end of Q4 2026")),
-        ("Q1 2025", Timeframe("stated", 0, "by end of Q1 2025")),
-        ("by March", Timeframe("stated", 124, "by end of March 2027")),
-        ("March 2027", Timeframe("stated", 124, "by end of March 2027")),
-        ("November", Timeframe("stated", 3, "by end of November 2026")),
-        ("by May", Timeframe("stated", 185, "by end of May 2027")),
-        ("March 15, 2027", Timeframe("stated", 108, "by 2027-03-15")),
-        ("2027-02-15", Timeframe("stated", 80, "by 2027-02-15")),
-        ("3/15/2027", Timeframe("stated", 108, "by 2027-03-15")),
-        ("2025-01-01", Timeframe("stated", 0, "by 2025-01-01")),
-        ("early 2027", Timeframe("stated", 124, "early 2027")),
-        ("by end of 2027", Timeframe("stated", 399, "by end of 2027")),
-        ("end of next year", Timeframe("stated", 399, "by end of 2027")),
-        ("no timeline", Timeframe("none", None, "no timeline")),
-        ("No plans yet", Timeframe("none", None, "no timeline")),
-        ("just researching", Timeframe("none", None, "no timeline")),
-        ("Just looking", Timeframe("none", None, "no timeline")),
-        ("not currently", Timeframe("none", None, "no timeline")),
-        ("not now", Timeframe("none", None, "no timeline")),
-        ("none", Timeframe("none", None, "no timeline")),
-        ("not sure", Timeframe("unknown", None, "unclear")),
-        ("unknown", Timeframe("unknown", None, "unclear")),
-        ("TBD", Timeframe("unknown", None, "unclear")),
-        ("we may buy", Timeframe("unknown", None, "unclear")),
-        ("decision pending", Timeframe("unknown", None, "unclear")),
-        ("n/a", Timeframe("unknown", None, "not given")),
-        ("", Timeframe("unknown", None, "not given")),
-        ("   ", Timeframe("unknown", None, "not given")),
-        (None, Timeframe("unknown", None, "not given")),
-    ],
-)
-def test_timeframe_table(text: str | None, expected: Timeframe) -> None:
-    assert parse_timeframe(text, RECEIVED) == expected
-
-
-def test_a_received_datetime_is_read_as_its_date() -> None:
-    moment = datetime.datetime(2026, 11, 27, 23, 59)
-    assert parse_timeframe("Q1 2027", moment) == parse_timeframe("Q1 2027", RECEIVED)
-
-
-def test_this_month_and_this_year_have_floors() -> None:
-    late = datetime.date(2026, 12, 30)
-    assert parse_timeframe("this month", late).days == 7
-    assert parse_timeframe("this year", late).days == 30
-
-
-def test_dates_beyond_the_calendar_are_unclear_not_errors() -> None:
-    assert parse_timeframe("Q4 9999", datetime.date(9999, 12, 31)).kind == "stated"
-    assert parse_timeframe("next year", datetime.date(9999, 6, 1)).kind == "unknown"
-
-
 # --- phrases ------------------------------------------------------------------------------
 
 
@@ -415,7 +316,6 @@ def test_a_megabyte_message_is_capped() -> None:
     assert not detect_patient_inquiry(huge).is_patient
     assert not detect_spam(huge, "Acme", "Bob").is_spam
     assert find_phrases(huge, ["refill"]) == ()
-    assert parse_timeframe(huge, RECEIVED).kind == "unknown"
     assert time.perf_counter() - start < 0.5
 
 
@@ -438,28 +338,6 @@ def test_detect_spam_never_raises_and_is_deterministic(
     signal = detect_spam(message, organization, contact, extra)
     assert signal.is_spam or all(cue == "phrase:cheap" for cue in signal.cues)
     assert detect_spam(message, organization, contact, extra) == signal
-
-
-@given(optional_text, st.dates())
-def test_parse_timeframe_never_raises_and_is_deterministic(
-    text: str | None, received: datetime.date
-) -> None:
-    found = parse_timeframe(text, received)
-    assert (found.kind == "stated") == (found.days is not None)
-    assert found.days is None or found.days >= 0
-    assert found.label
-    assert parse_timeframe(text, received) == found
-
-
-@given(
-    st.sampled_from(
-        ["3-6 months", "Q1", "Q4 2030", "by May", "12+ months", "next year", "within 2 weeks"]
-    ),
-    st.dates(),
-)
-def test_stated_timeframes_parse_on_any_received_date(text: str, received: datetime.date) -> None:
-    found = parse_timeframe(text, received)
-    assert found.kind in ("stated", "unknown")
 
 
 @given(optional_text, st.lists(st.text(), max_size=5))
