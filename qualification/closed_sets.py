@@ -102,3 +102,19 @@ class Event(StrEnum):
     """Prefect events medleads emits and its deployments are triggered by."""
 
     SUBMISSIONS_PENDING = "medleads.submissions.pending"
+
+
+class ContactPattern(StrEnum):
+    """Placeholder, fake and role patterns a contact's email, phone or name can show (issue 12,
+    qualification/plausible.py)."""
+
+    PLACEHOLDER_MAILBOX = "placeholder_mailbox"
+    PLACEHOLDER_DOMAIN = "placeholder_domain"
+    THROWAWAY_ADDRESS = "throwaway_address"
+    RESERVED_DOMAIN = "reserved_domain"
+    ROLE_MAILBOX = "role_mailbox"
+    REPEATED_DIGITS = "repeated_digits"
+    SEQUENTIAL_DIGITS = "sequential_digits"
+    FICTIONAL_RANGE = "fictional_range"
+    PLACEHOLDER_NAME = "placeholder_name"
+    KEYBOARD_MASH = "keyboard_mash"

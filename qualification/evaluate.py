@@ -27,6 +27,7 @@ from .criteria import (
 )
 from .decision import Check, Decision, Outcome, RoutePlan, Status
 from .identity import account_keys, person_key
+from .plausible import Field, Plausibility, assess_contact
 from .routing import plan_route
 from .signals import (
     detect_patient_inquiry,
@@ -63,6 +64,7 @@ class _Facts:
 
     email: EmailCheck
     phone: PhoneCheck
+    plausible: Plausibility
     country: str | None
     state: str | None
     domain: str | None
@@ -99,32 +101,52 @@ def _count(sub: Submission, name: str, checks: list[Check]) -> int | None:
         return None
 
 
+def _flag_checks(plausible: Plausibility, field: Field, checks: list[Check]) -> None:
+    """A line per pattern found in a field: `fail` when it makes the field or the contact
+    invalid, `info` for a warning or a role mailbox (no status change)."""
+    for flag in plausible.flags:  # usually none
+        if flag.field == field:
+            outcome: Outcome = "fail" if flag.invalid else "info"
+            name = f"{field}:{flag.pattern}"
+            checks.append(Check("validation", name, outcome, plausible.sentence(flag)))
+
+
 def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -> _Facts:
     sheet = c.sheet
     vocab = c.vocabulary
     email = check_email(sub.email)
-    if email.valid:
+    country = normalize_country(sub.country) if sub.country else sheet.defaults.country
+    phone = check_phone(sub.phone, country or sheet.defaults.phone_region)
+    plausible = assess_contact(email, phone, sub.phone, sub.contact_name)
+
+    unusable = plausible.unusable("email") if plausible.flags else None
+    if unusable is not None:
+        email = EmailCheck(True, False, None, None, None, False, unusable.text)
+    elif email.valid:
         kind = "personal domain, kept" if email.personal_domain else "work domain"
         checks.append(Check("validation", "email", "pass", f"Email is valid ({kind})."))
     elif email.present:
         checks.append(Check("validation", "email", "fail", f"email: not valid: {email.error}"))
     else:
         checks.append(Check("validation", "email", "unknown", "email: not given."))
+    _flag_checks(plausible, "email", checks)
 
-    country = normalize_country(sub.country) if sub.country else sheet.defaults.country
     if sub.country and country is None:
         checks.append(
             Check(
                 "validation", "country", "fail", f"country: '{sub.country}' is not a known country."
             )
         )
-    region = country or sheet.defaults.phone_region
-    phone = check_phone(sub.phone, region)
-    if phone.valid:
+    unusable = plausible.unusable("phone") if plausible.flags else None
+    if unusable is not None:
+        phone = PhoneCheck(True, False, None, phone.extension, phone.recovered_float, unusable.text)
+    elif phone.valid:
         how = " (recovered from a spreadsheet number)" if phone.recovered_float else ""
         checks.append(Check("validation", "phone", "pass", f"Phone is valid: {phone.e164}{how}."))
     elif phone.present:
         checks.append(Check("validation", "phone", "fail", f"phone: not valid: {phone.error}"))
+    _flag_checks(plausible, "phone", checks)
+    _flag_checks(plausible, "contact_name", checks)
 
     state_check = check_state(sub.state, country)
     state = state_check.code if state_check.valid else None
@@ -193,6 +215,7 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
     return _Facts(
         email=email,
         phone=phone,
+        plausible=plausible,
         country=country,
         state=state,
         domain=domain,
@@ -261,8 +284,8 @@ def _hard_stops(f: _Facts, sub: Submission, sheet: CriteriaSheet) -> dict[str, s
                 "A patient writing about their own care "
                 f"({', '.join(patient.cues)}); the message is redacted."
             )
-    if stops.invalid_contact and not (f.email.valid or f.phone.valid):
-        failed["invalid_contact"] = "No valid email or phone to reach the contact."
+    if stops.invalid_contact and f.plausible.contact_invalid:
+        failed["invalid_contact"] = f.plausible.why_invalid()
     if sub.channel in stops.no_consent_channels and not (f.consent_email or f.consent_phone):
         failed["no_consent"] = f"No email or phone consent on a {sub.channel} submission."
     if stops.out_of_geography:

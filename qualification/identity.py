@@ -64,7 +64,17 @@ def match_person(
 # Reserved for documentation and tests (RFC 2606, RFC 6761): no organization owns them, so the
 # whole host names the organization (`hvcardiology.example.com` is not `example.com`).
 _RESERVED = frozenset({"example.com", "example.net", "example.org"})
+_RESERVED_SUFFIXES = tuple(f".{domain}" for domain in sorted(_RESERVED))
 _RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
+
+
+def is_reserved_domain(host: str) -> bool:
+    """A lower-case host under a name reserved for documentation and tests."""
+    return (
+        host in _RESERVED
+        or host.endswith(_RESERVED_SUFFIXES)
+        or host.rpartition(".")[2] in _RESERVED_TLDS
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -73,10 +83,9 @@ def registered_domain(host: str | None) -> str | None:
     if not host:
         return None
     host = host.lower().rstrip(".")
-    registered = _PSL.privatesuffix(host)
-    if registered in _RESERVED or host.rpartition(".")[2] in _RESERVED_TLDS:
+    if is_reserved_domain(host):
         return host
-    return registered
+    return _PSL.privatesuffix(host)
 
 
 def _legal_terms() -> dict[int, frozenset[tuple[str, ...]]]:

@@ -1,4 +1,5 @@
-"""Text as people type it: one placeholder set, one word normalizer, one date parser."""
+"""Text as people type it: one placeholder set (and the fake words built on it), one word
+normalizer, one date parser."""
 
 from __future__ import annotations
 
@@ -28,6 +29,59 @@ PLACEHOLDERS: frozenset[str] = frozenset(
         "?",
         "unknown",
         "not applicable",
+    }
+)
+
+# Words typed to get past a required field: a mailbox, domain or name made only of these is made
+# up (qualification/plausible.py). PLACEHOLDERS' longer words count too ("none@none.com"); the
+# short ones ("na", "nil") are initials and names as often as not.
+FAKE_WORDS: frozenset[str] = frozenset(
+    {
+        "anonymous",
+        "dummy",
+        "example",
+        "fake",
+        "fakeemail",
+        "firstlast",
+        "firstnamelastname",
+        "noaddress",
+        "nobody",
+        "noemail",
+        "nomail",
+        "noname",
+        "noone",
+        "nothing",
+        "placeholder",
+        "sample",
+        "test",
+        "tester",
+        "testing",
+        "testemail",
+        "testuser",
+        "user",
+        "username",
+        "youremail",
+        "yourname",
+    }
+    | {word for word in PLACEHOLDERS if word.isalpha() and len(word) > 3}
+)
+# Words that make a placeholder only next to a fake word or each other ("no.email", "test
+# user", "First Last"), never alone ("email@" is a mailbox some offices use).
+FAKE_JOINERS: frozenset[str] = frozenset(
+    {
+        "address",
+        "email",
+        "first",
+        "firstname",
+        "full",
+        "fullname",
+        "last",
+        "lastname",
+        "mail",
+        "my",
+        "name",
+        "no",
+        "your",
     }
 )
 MAX_SCAN_CHARS = 5000

@@ -15,6 +15,7 @@ from qualification.contact import (
     check_state,
     normalize_country,
 )
+from qualification.plausible import assess_contact
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 if not DATA.is_dir():
@@ -200,3 +201,29 @@ def test_cms_hospital_states_zips_and_phones_check_out() -> None:
             mismatches.append((row["Facility ID"], row["Telephone Number"], phone))
     print("\n".join(map(str, mismatches)))
     assert mismatches == []
+
+
+def test_no_real_phone_name_or_address_looks_made_up() -> None:
+    """Placeholder and fake patterns (qualification.plausible) against real data: the CMS and
+    NPPES phones (a hospital answers (714) 456-7890), clinicians' and officials' names, and
+    addresses built from them and from the words of hospital names."""
+    no_email, no_phone = check_email(None), check_phone(None)
+    flagged: list[tuple[object, ...]] = []
+    for row in _rows(ORGS / "cms_hospitals_slim.csv"):
+        phone = row["Telephone Number"]
+        flagged += assess_contact(no_email, check_phone(phone), phone, None).flags
+        for word in set(re.findall(r"[a-z]+", row["Facility Name"].lower())):
+            flagged += assess_contact(check_email(f"ann@{word}.org"), no_phone, None, None).flags
+    for row in _rows(ORGS / "nppes_orgs_slim.csv"):
+        for column in ("phone_raw", "fax_raw", "auth_official_phone_raw"):
+            if row[column]:
+                phone = check_phone(row[column])
+                flagged += assess_contact(no_email, phone, row[column], None).flags
+        name = f"{row['auth_official_first']} {row['auth_official_last']}"
+        flagged += assess_contact(no_email, no_phone, None, name).flags
+    for row in _rows(ORGS / "cms_dac_clinicians_maine_subset.csv"):
+        name = row["Provider Name"]
+        parts = name.lower().split()
+        for address in (f"{'.'.join(parts)}@mainehealth.org", f"{parts[0]}@mainehealth.org"):
+            flagged += assess_contact(check_email(address), no_phone, None, name).flags
+    assert flagged == []
