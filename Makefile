@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo stop test fast lint typecheck unit bench clean
+.PHONY: demo stop test fast lint typecheck unit bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ stop: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+
+# The fault suite (~10 min): fuzz and outages on a throwaway stack; appends to docs/reliability.md.
+chaos: $(STAMP)
+	$(BIN)/python -m benchmarks.chaos
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +13,7 @@ from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
     FlowRunFilter,
+    FlowRunFilterId,
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
@@ -19,6 +22,8 @@ from prefect.client.schemas.responses import OrchestrationResult
 from prefect.events import emit_event
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
+
+log = logging.getLogger(__name__)
 
 # The flow each channel's event starts (flows/serve.py, prefect.yaml); each run drains everything
 # pending of its channel.
@@ -96,6 +101,34 @@ def create_flow_run_from_deployment(
             tags=tags,
         )
     return run.id
+
+
+def finished_flow_runs(flow_run_ids: Collection[str]) -> set[str]:
+    """Those of these flow runs that Prefect reports finished (Completed, Failed, Crashed,
+    Cancelled): they can hold no work any more. Empty when Prefect is not configured or cannot
+    be read, so only a lease frees their work then."""
+    ids: dict[UUID, str] = {}
+    for given in flow_run_ids:
+        try:
+            ids[UUID(given)] = given
+        except ValueError:
+            continue  # not a flow run id (a claimer outside Prefect)
+    if not ids or PREFECT_API_URL.value() is None:
+        return set()
+    done = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
+    try:
+        with get_client(sync_client=True, httpx_settings={"timeout": 5}) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=list(ids)),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=done)),
+                ),
+                limit=len(ids),
+            )
+    except Exception as exc:
+        log.debug("could not read flow run states (%s)", type(exc).__name__)
+        return set()
+    return {ids[run.id] for run in runs if run.id in ids}
 
 
 def read_flow_run_state(flow_run_id: str) -> State | None:

@@ -53,6 +53,8 @@ class BenchStack:
     postgres: bool
     started_in: float = 0.0
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # How each process was started, so a fault suite can start it again the same way.
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
     def logs(self) -> Path:
@@ -141,7 +143,19 @@ def _spawn(
             start_new_session=True,  # its own process group: flow-run children stop with it
         )
     s.processes[name] = process
+    s.commands[name] = (args, env)
     return process
+
+
+def restart(s: BenchStack, name: str) -> subprocess.Popen[bytes]:
+    """Start a process of the stack again, with the command and environment it first had."""
+    args, env = s.commands[name]
+    return _spawn(s, name, args, env)
+
+
+def stop_process(s: BenchStack, name: str, first: int = signal.SIGTERM) -> None:
+    """Stop one process of the stack (its whole process group)."""
+    _stop(s.processes[name], first)
 
 
 def _stop(process: subprocess.Popen[bytes], first: int) -> None:
@@ -187,9 +201,13 @@ def _deployments_served(api: str) -> bool:
 
 @contextmanager
 def bench_stack(
-    postgres: bool = False, poll_seconds: float = 1.0, trigger_seconds: float | None = None
+    postgres: bool = False,
+    poll_seconds: float = 1.0,
+    trigger_seconds: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[BenchStack]:
-    """A fresh stack, stopped (and its databases dropped) on exit, even on error or Ctrl-C."""
+    """A fresh stack, stopped (and its databases dropped) on exit, even on error or Ctrl-C.
+    `env` adds to (or overrides) the environment of every process of the stack."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from models.db import dispose_engines, upgrade
@@ -214,6 +232,7 @@ def bench_stack(
     )
     saved = {name: os.environ.get(name) for name in _OWN_ENV}
     made_databases = False
+    extra = env or {}
     env = {
         **os.environ,
         "PREFECT_HOME": str(tmp / "prefect"),
@@ -235,6 +254,7 @@ def bench_stack(
         env.pop(name, None)
     if trigger_seconds is not None:
         env["MEDLEADS_INTAKE_TRIGGER_SECONDS"] = f"{trigger_seconds:g}"
+    env.update(extra)
     try:
         if postgres:
             _drop_stale_databases()

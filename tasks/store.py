@@ -13,6 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import and_, col, or_, select
 
+from adapters.prefect_api import finished_flow_runs
 from adapters.rows import FileError, SubmissionFile
 from adapters.submissions import insert_ignoring_duplicates, raw_row, write_rejections
 from models.db import get_engine, session_scope
@@ -99,18 +100,24 @@ def claim_pending(
 ) -> list[Claimed]:
     """Atomically claim up to `size` pending submissions of a channel.
 
-    Two runs never get the same submission. A claim older than the lease (a crashed run) or held
-    by the same claimer (a retried run) can be claimed again, so nothing is stranded; `holding`
-    names the claimer's submissions still in hand (a chunk claimed ahead of time is not the one
-    being applied).
+    Two runs never get the same submission. A claim held by a run Prefect reports finished (a
+    killed run once it is marked Crashed), older than the lease (a crashed run Prefect cannot
+    tell about) or held by the same claimer (a retried run) can be claimed again, so nothing is
+    stranded (apply skips what its run no longer holds); `holding` names the claimer's
+    submissions still in hand (a chunk claimed ahead of time is not the one being applied).
     """
     now = utcnow()
     stale = now - dt.timedelta(minutes=lease_minutes)
+    gone = finished_flow_runs(_other_claimers(channel, claimer, url))
     claimable = or_(
         col(RawSubmission.state) == "pending",
         and_(
             col(RawSubmission.state) == "claimed",
-            or_(RawSubmission.claimed_by == claimer, col(RawSubmission.claimed_at) < stale),
+            or_(
+                RawSubmission.claimed_by == claimer,
+                col(RawSubmission.claimed_at) < stale,
+                col(RawSubmission.claimed_by).in_(gone),
+            ),
         ),
     )
     if holding:
@@ -142,3 +149,14 @@ def claim_pending(
         claimed = [Claimed(i, ch, row, dict(payload), src) for i, ch, row, payload, src in rows]
     claimed.sort(key=lambda c: (c.row or 0, c.id))
     return claimed
+
+
+def _other_claimers(channel: str, claimer: str, url: str | None) -> list[str]:
+    """Who else holds claimed submissions of the channel."""
+    with session_scope(url) as session:
+        held = select(RawSubmission.claimed_by).where(
+            RawSubmission.channel == channel,
+            col(RawSubmission.state) == "claimed",
+            col(RawSubmission.claimed_by) != claimer,
+        )
+        return [c for c in session.exec(held.distinct()).all() if c]
