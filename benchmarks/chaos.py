@@ -975,8 +975,11 @@ def receivers() -> Iterator[tuple[Mailbox, Crm]]:
         mailbox.stop()
 
 
-def measure(quick: bool = False, log: Callable[[str], None] = print) -> list[Row]:
-    """Start one stack, run every scenario in order; everything is stopped afterwards."""
+def measure(
+    quick: bool = False, log: Callable[[str], None] = print, skip: frozenset[str] = frozenset()
+) -> list[Row]:
+    """Start one stack, run every scenario in order (but those in `skip`); everything is stopped
+    afterwards."""
     sizes = Sizes.of(quick)
     rows: list[Row] = []
     with receivers() as (mailbox, crm):
@@ -990,6 +993,8 @@ def measure(quick: bool = False, log: Callable[[str], None] = print) -> list[Row
             suite = Suite(s, mailbox, crm, sizes, tag=str(int(time.time())))
             log(f"stack up in {s.started_in:.0f} s ({s.data.parent})")
             for name, scenario in SCENARIOS:
+                if name in skip:
+                    continue
                 log(f"-- {name} ...")
                 clock = time.monotonic()
                 row = Row(name)
