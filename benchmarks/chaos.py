@@ -504,8 +504,12 @@ class Outcome:
         return ", ".join(p for p in parts if p) or "all settled"
 
 
-def outcome(ids: set[str], mailbox: Mailbox, crm: Crm) -> Outcome:
-    """Read the app database (and what the receivers got) for these submission ids."""
+def outcome(
+    ids: set[str], mailbox: Mailbox, crm: Crm, queued_after: dt.datetime | None = None
+) -> Outcome:
+    """Read the app database (and what the receivers got) for these submission ids; with
+    `queued_after`, only the emails and handoffs queued since (a post whose only contact is a
+    phone can join a lead an earlier scenario made, with its email long sent)."""
     from sqlalchemy import func
     from sqlmodel import col, select
 
@@ -519,13 +523,16 @@ def outcome(ids: set[str], mailbox: Mailbox, crm: Crm) -> Outcome:
             )
         ).all()
         leads = {lead for _, _, lead in rows if lead}
+        since = queued_after or dt.datetime.min.replace(tzinfo=dt.UTC)
         emails = session.exec(
             select(SentEmail.idempotency_key, SentEmail.state).where(
-                col(SentEmail.lead_id).in_(leads)
+                col(SentEmail.lead_id).in_(leads), col(SentEmail.created_at) >= since
             )
         ).all()
         handoffs = session.exec(
-            select(Handoff.idempotency_key, Handoff.state).where(col(Handoff.lead_id).in_(leads))
+            select(Handoff.idempotency_key, Handoff.state).where(
+                col(Handoff.lead_id).in_(leads), col(Handoff.created_at) >= since
+            )
         ).all()
         split = session.exec(
             select(DecisionRecord.submission_id)
@@ -623,9 +630,9 @@ def failed_runs(since: float, allowed: frozenset[str] = frozenset()) -> list[str
     ]
 
 
-def quiet(seconds: float = 180) -> None:
-    """Wait until no channel or intake-sweep run is running, pending or due (a scheduled run
-    whose time has come, or one waiting for its deployment's slot)."""
+def quiet(seconds: float = 300) -> None:
+    """Wait until no channel or intake-sweep run is running, pending, waiting for its
+    deployment's slot, late, or scheduled and due."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         DeploymentFilter,
@@ -633,31 +640,33 @@ def quiet(seconds: float = 180) -> None:
         FlowRunFilter,
         FlowRunFilterExpectedStartTime,
         FlowRunFilterState,
+        FlowRunFilterStateName,
         FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
 
     channel = DeploymentFilter(name=DeploymentFilterName(any_=["inbound-form", "intake-sweep"]))
+    moving = FlowRunFilterStateType(any_=[StateType.PENDING, StateType.RUNNING])
+    waiting = FlowRunFilterStateName(any_=["AwaitingConcurrencySlot", "AwaitingRetry", "Late"])
 
-    def runs(*types: StateType, due: bool = False) -> FlowRunFilter:
+    def busy() -> list[FlowRunFilter]:
         now: Any = dt.datetime.now(dt.UTC)
-        return FlowRunFilter(
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=list(types))),
-            expected_start_time=FlowRunFilterExpectedStartTime(before_=now) if due else None,
-        )
+        scheduled = FlowRunFilterStateType(any_=[StateType.SCHEDULED])
+        return [
+            FlowRunFilter(state=FlowRunFilterState(type=moving)),
+            FlowRunFilter(state=FlowRunFilterState(name=waiting)),
+            FlowRunFilter(
+                state=FlowRunFilterState(type=scheduled),
+                expected_start_time=FlowRunFilterExpectedStartTime(before_=now),
+            ),
+        ]
 
     with get_client(sync_client=True) as client:
         wait_for(
             lambda: (
-                not (
-                    client.count_flow_runs(
-                        flow_run_filter=runs(StateType.PENDING, StateType.RUNNING),
-                        deployment_filter=channel,
-                    )
-                    or client.count_flow_runs(
-                        flow_run_filter=runs(StateType.SCHEDULED, due=True),
-                        deployment_filter=channel,
-                    )
+                not any(
+                    client.count_flow_runs(flow_run_filter=f, deployment_filter=channel)
+                    for f in busy()
                 )
             ),
             "channel runs still busy",
@@ -751,16 +760,19 @@ def smtp_outage(x: Suite, row: Row) -> Row:
     cases = plain_cases(valid_forms(x.sizes.smtp, x.prefix("smtp"), seed=21, consent=True))
     since = time.time()
     x.mailbox.stop()
-    down = time.monotonic()
+    down, stopped = time.monotonic(), dt.datetime.now(dt.UTC)
     try:
         accepted = x.check_accepted(row, cases, post(x.s, cases))
-        waiting = all_decided(accepted, x.mailbox, x.crm, 180)
+        all_decided(accepted, x.mailbox, x.crm, 180)
         quiet()
+        waiting = outcome(accepted, x.mailbox, x.crm, queued_after=stopped)
         queued = sum(waiting.email_states.values())
         if not queued:
             row.problems.append("no email was queued: the scenario tested nothing")
         if set(waiting.email_states) - {"pending", "claimed", "sending", "skipped"}:
             row.problems.append(f"emails did not wait while SMTP was down: {waiting.describe()}")
+        if waiting.handoffs_missing:
+            row.problems.append(f"handoffs held back by the SMTP outage: {waiting.describe()}")
         row.notes.append(f"while down: {waiting.describe()}")
         time.sleep(max(0.0, x.sizes.outage - (time.monotonic() - down)))
     finally:
@@ -777,12 +789,12 @@ def crm_outage(x: Suite, row: Row) -> Row:
     since = time.time()
     bodies = valid_forms(x.sizes.crm, x.prefix("crm"), seed=31)
     half = len(bodies) // 2
-    started = time.monotonic()
+    started, failing = time.monotonic(), dt.datetime.now(dt.UTC)
     accepted: set[str] = set()
     try:
         accepted |= _crm_phase(x, row, "error", "500", bodies[:half])
         accepted |= _crm_phase(x, row, "stall", "stall", bodies[half:])
-        waiting = outcome(accepted, x.mailbox, x.crm)
+        waiting = outcome(accepted, x.mailbox, x.crm, queued_after=failing)
         if waiting.handoff_states["delivered"]:
             row.problems.append(f"handoffs delivered while the CRM failed: {waiting.describe()}")
         row.notes.append(f"at the end of the outage: {waiting.describe()}")

@@ -23,11 +23,13 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from sqlalchemy import update
 from sqlmodel import SQLModel, col, or_, select
 
 from adapters.crm import DeliveryError, HandoffSink, sink_from_settings
 from adapters.mail import Mailer, MailError, OutboxMailer, mailer_from_settings, render_email
+from adapters.prefect_api import finished_flow_runs
 from models.db import session_scope
 from models.settings import get_settings
 from models.tables import ConsentEvent, Handoff, Lead, SentEmail, utcnow
@@ -120,22 +122,45 @@ def _claim(model: type[SQLModel], token: str, limit: int, url: str | None) -> li
         )
 
 
+def _pass_token() -> str:
+    """A delivery pass's claim token: the flow run it belongs to (so a pass whose run Prefect
+    reports finished, a killed one once Crashed, can have its rows taken back at once) and a
+    part of its own (one run may make several passes)."""
+    return f"{flow_run.get_id() or 'local'} {uuid.uuid4().hex[:12]}"
+
+
+def _abandoned(session: Any, table: Any) -> list[str]:
+    """Claim tokens of passes whose flow run Prefect reports finished: they hold nothing."""
+    tokens = session.execute(
+        select(table.claim_token)
+        .where(col(table.state).in_(["claimed", "sending"]), col(table.claim_token).is_not(None))
+        .distinct()
+    ).scalars()
+    by_run: dict[str, list[str]] = {}
+    for token in tokens:
+        by_run.setdefault(token.partition(" ")[0], []).append(token)
+    gone = finished_flow_runs(by_run)
+    return [token for run in gone for token in by_run[run]]
+
+
 def _recover(
     model: type[SQLModel],
     lease: dt.timedelta,
     in_flight_done: Callable[[Any], str],
     url: str | None,
 ) -> tuple[int, int]:
-    """Rows a crashed pass left behind: claimed ones go back to pending; the one in flight is
-    settled by `in_flight_done`, which returns its new state. Returns (recovered, unknown)."""
+    """Rows a crashed pass left behind (its lease is over, or Prefect reports its run
+    finished): claimed ones go back to pending; the one in flight is settled by
+    `in_flight_done`, which returns its new state. Returns (recovered, unknown)."""
     table: Any = model
     cutoff = utcnow() - lease
     recovered = unknown = 0
     with session_scope(url) as session:
+        left = or_(
+            col(table.claimed_at) < cutoff, col(table.claim_token).in_(_abandoned(session, table))
+        )
         stale = session.execute(
-            select(table).where(
-                col(table.state).in_(["claimed", "sending"]), col(table.claimed_at) < cutoff
-            )
+            select(table).where(col(table.state).in_(["claimed", "sending"]), left)
         ).scalars()
         for row in stale:
             row.state = "pending" if row.state == "claimed" else in_flight_done(row)
@@ -214,7 +239,7 @@ def send_pending_emails(url: str | None = None, mailer: Mailer | None = None) ->
     report.recovered, report.unknown = _recover(
         SentEmail, _lease(), lambda _row: "pending" if idempotent else "unknown", url
     )
-    token = uuid.uuid4().hex
+    token = _pass_token()
     while not report.receiver_down() and (rows := _claim(SentEmail, token, BATCH, url)):
         allowed = _email_consented({r.lead_id for r in rows}, url)
         attempt = functools.partial(_send_one, allowed=allowed, mailer=mailer, report=report)
@@ -263,7 +288,7 @@ def deliver_pending_handoffs(
         settings.crm_webhook_url, settings.crm_webhook_secret, settings.data_dir
     )
     report = DeliveryReport()
-    token = uuid.uuid4().hex
+    token = _pass_token()
     try:
         report.recovered, report.unknown = _recover(
             Handoff,

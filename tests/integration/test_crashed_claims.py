@@ -1,9 +1,12 @@
-"""A killed run's claimed submissions are taken over as soon as Prefect reports the run
-finished (Crashed once its heartbeats stop), not only after the claim's 30-minute lease."""
+"""A killed run's claimed submissions, emails and handoffs are taken over as soon as Prefect
+reports the run finished (Crashed once its heartbeats stop), not only after their leases (30 and
+10 minutes)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -13,8 +16,13 @@ from prefect.states import Crashed, Running
 
 from adapters.prefect_api import finished_flow_runs
 from flows.inbound_form import inbound_form
+from models.db import session_scope
+from models.tables import SentEmail
+from tasks.deliver import _claim, send_pending_emails
 from tasks.store import claim_pending
+from tests.integration.test_delivery_outages import queue_leads, states, use_smtp
 from tests.integration.test_persistence import form, store
+from tests.smtp import SmtpServer
 
 
 @pytest.fixture
@@ -54,3 +62,32 @@ def test_only_runs_prefect_reports_finished_count_as_gone(runs: list[UUID]) -> N
     unknown = "00000000-0000-0000-0000-000000000000"
 
     assert finished_flow_runs([running, crashed, unknown, "not-a-run-id"]) == {crashed}
+
+
+def test_emails_a_killed_delivery_pass_claimed_are_sent_once_its_run_is_marked_crashed(
+    runs: list[UUID],
+    settings_env: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    start_smtp_server: Callable[..., SmtpServer],
+) -> None:
+    queue_leads(db_url, 3)
+    server = start_smtp_server()
+    use_smtp(monkeypatch, server.address)
+    killed = _run(runs, Running())
+    claimed = _claim(SentEmail, f"{killed} pass", 10, db_url)  # then the pass is killed
+    assert len(claimed) == 3
+    with session_scope(db_url) as session:  # it had one email in flight over SMTP
+        in_flight = session.get(SentEmail, claimed[0].id)
+        assert in_flight is not None
+        in_flight.state = "sending"
+
+    assert send_pending_emails.fn(url=db_url).delivered == 0  # the run may still be alive
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(killed), Crashed(), force=True)
+    report = send_pending_emails.fn(url=db_url)
+    assert (report.recovered, report.unknown, report.delivered) == (2, 1, 2)
+    # SMTP cannot tell a repeat: the one in flight is left for a person, never resent.
+    assert states(db_url, SentEmail) == Counter({("sent", 1): 2, ("unknown", 0): 1})
+    assert len(server.handler.received) == 2
