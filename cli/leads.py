@@ -234,6 +234,8 @@ def failed_lines() -> list[dict[str, Any]]:
             "stored_at": r.stored_at.isoformat(),
             "failed_at": r.processed_at.isoformat() if r.processed_at else None,
             "error": r.error,
+            "attempts": r.attempts,
+            "next_attempt_at": r.next_attempt_at.isoformat() if r.next_attempt_at else None,
         }
         for r in rows
     ]
@@ -251,8 +253,9 @@ def leads_failed(
         bool, typer.Option("--retry-all", help="Put every failed submission back.")
     ] = False,
 ) -> None:
-    """Submissions set aside because the database refused them (the others went on); after a
-    fix, `--retry ID` or `--retry-all` puts them back to be decided by the next run."""
+    """Submissions set aside because the database refused them (the others went on). Each is
+    tried again by itself, a bounded number of times (MEDLEADS_SUBMISSION_MAX_ATTEMPTS); after
+    a fix, `--retry ID` or `--retry-all` puts them back to be decided by the next run."""
     from sqlmodel import update
 
     if retry or retry_all:
@@ -261,7 +264,14 @@ def leads_failed(
             if not retry_all:
                 query = query.where(col(RawSubmission.id).in_(retry or []))
             done = session.execute(
-                query.values(state="pending", claimed_by=None, claimed_at=None, error=None)
+                query.values(
+                    state="pending",
+                    claimed_by=None,
+                    claimed_at=None,
+                    error=None,
+                    attempts=0,
+                    next_attempt_at=None,
+                )
             )
         count = int(getattr(done, "rowcount", 0) or 0)
         out.print(f"{count} submission(s) back to pending", markup=False)
@@ -272,7 +282,7 @@ def leads_failed(
             sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
         return
     table = Table(title=f"{len(lines)} failed submission(s)", title_justify="left")
-    for name in ("submission", "channel", "source", "row", "failed at", "why"):
+    for name in ("submission", "channel", "source", "row", "failed at", "tries", "next", "why"):
         table.add_column(name, overflow="fold")
     for line in lines:
         table.add_row(
@@ -281,6 +291,8 @@ def leads_failed(
             line["source"] or "",
             str(line["row"] or ""),
             (line["failed_at"] or "")[:16],
+            str(line["attempts"]),
+            (line["next_attempt_at"] or "a person")[:16],
             line["error"] or "",
         )
     out.print(table)

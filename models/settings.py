@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # (at most an hour), and is parked after `delivery_max_attempts`.
     delivery_retry_seconds: float = 30
     delivery_max_attempts: int = 12
+    # A submission whose decision the database refused is tried again after this long, doubled
+    # each time, and left `failed` for a person after `submission_max_attempts`.
+    submission_retry_seconds: float = 60
+    submission_max_attempts: int = 3
     # Moves the review sweep's clock (drills and tests move time by setting, not by sleeping).
     clock_offset_hours: float = 0
 

@@ -40,13 +40,16 @@ class RawSubmission(SQLModel, table=True):
     received_at: dt.datetime = Field(default_factory=utcnow)
     stored_at: dt.datetime = Field(default_factory=utcnow)
     # pending -> claimed -> done; recheck -> done for engagement rows (the recheck flow takes
-    # them); rejected when the row itself cannot be read.
+    # them); rejected when the row itself cannot be read; failed when the database refused its
+    # decision even alone: claimable again from `next_attempt_at` (None after the last attempt).
     state: str = Field(default="pending", max_length=16)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: dt.datetime | None = None
     processed_at: dt.datetime | None = None
     lead_id: str | None = Field(default=None, index=True, max_length=32)
     error: str | None = Field(default=None, sa_column=Column(Text))
+    attempts: int = 0  # times its decision was refused
+    next_attempt_at: dt.datetime | None = None
 
 
 class Organization(SQLModel, table=True):

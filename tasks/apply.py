@@ -17,6 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, or_, select
 
 from models.db import session_scope
+from models.settings import get_settings
 from models.tables import (
     Assignment,
     ConsentEvent,
@@ -903,8 +904,23 @@ FAILED = (
         RAW.c.state == "claimed",
         RAW.c.claimed_by == bindparam("failed_by"),
     )
-    .values(state="failed", error=bindparam("failed_why"), processed_at=bindparam("failed_at"))
+    .values(
+        state="failed",
+        error=bindparam("failed_why"),
+        processed_at=bindparam("failed_at"),
+        attempts=RAW.c.attempts + 1,
+        next_attempt_at=bindparam("failed_retry_at"),
+    )
 )
+
+
+def next_attempt(attempts_before: int, now: dt.datetime) -> dt.datetime | None:
+    """When a submission refused for the (attempts_before + 1)th time is claimable again:
+    after the setting's delay, doubled each time; never after the last attempt."""
+    settings = get_settings()
+    if attempts_before + 1 >= settings.submission_max_attempts:
+        return None
+    return now + dt.timedelta(seconds=settings.submission_retry_seconds * 2**attempts_before)
 
 
 @task(name="apply-decisions", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
@@ -944,13 +960,18 @@ def _apply_isolating(
         submission_id = pairs[0][0].id
         log.warning("submission %s not applied, marked failed: %s", submission_id, why)
         with session_scope(url) as session:
+            before = session.execute(
+                sa_select(RAW.c.attempts).where(RAW.c.id == submission_id)
+            ).scalar_one_or_none()
+            now = utcnow()
             session.execute(
                 FAILED,
                 {
                     "failed_id": submission_id,
                     "failed_by": claimer,
                     "failed_why": why,
-                    "failed_at": utcnow(),
+                    "failed_at": now,
+                    "failed_retry_at": next_attempt(before or 0, now),
                 },
             )
         result.failed.append((submission_id, why))

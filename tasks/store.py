@@ -100,17 +100,24 @@ def claim_pending(
 ) -> list[Claimed]:
     """Atomically claim up to `size` pending submissions of a channel.
 
-    Two runs never get the same submission. A claim held by a run Prefect reports finished (a
-    killed run once it is marked Crashed), older than the lease (a crashed run Prefect cannot
-    tell about) or held by the same claimer (a retried run) can be claimed again, so nothing is
-    stranded (apply skips what its run no longer holds); `holding` names the claimer's
-    submissions still in hand (a chunk claimed ahead of time is not the one being applied).
+    Two runs never get the same submission. A submission whose decision the database refused
+    comes back when its next attempt is due (a bounded number of times). A claim held by a run
+    Prefect reports finished (a killed run once it is marked Crashed), older than the lease (a
+    crashed run Prefect cannot tell about) or held by the same claimer (a retried run) can be
+    claimed again, so nothing is stranded (apply skips what its run no longer holds); `holding`
+    names the claimer's submissions still in hand (a chunk claimed ahead of time is not the one
+    being applied).
     """
     now = utcnow()
     stale = now - dt.timedelta(minutes=lease_minutes)
     gone = finished_flow_runs(_other_claimers(channel, claimer, url))
     claimable = or_(
         col(RawSubmission.state) == "pending",
+        and_(  # refused before, due for another attempt
+            col(RawSubmission.state) == "failed",
+            col(RawSubmission.next_attempt_at).is_not(None),
+            col(RawSubmission.next_attempt_at) <= now,
+        ),
         and_(
             col(RawSubmission.state) == "claimed",
             or_(

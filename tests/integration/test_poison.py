@@ -21,6 +21,7 @@ from qualification.evaluate import evaluate
 from qualification.submission import submission_from_mapping
 from tasks.apply import apply_decisions
 from tasks.store import claim_pending
+from tests.integration.test_delivery_outages import time_passes
 from tests.integration.test_intake import FORM, Intake
 
 # Fixtures shared with the intake tests (a signed intake on a loopback port).
@@ -148,9 +149,28 @@ def test_a_row_the_database_refuses_is_set_aside_and_the_rest_of_the_chunk_commi
     assert state == "failed" and error
     assert "X" not in error and "ZZZ" not in error  # why, never the value
 
-    # The next run does not take it again; `leads failed` shows it, `--retry` puts it back.
+    # The next run does not take it again at once; `leads failed` shows it and its next try.
     assert claim_pending.fn("form", 100, "run-2", url=db_url) == []
     listed = runner.invoke(app, ["leads", "failed", "--format", "jsonl"])
-    assert [json.loads(line)["submission_id"] for line in listed.stdout.splitlines()] == ["s-10"]
+    [line] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (line["submission_id"], line["attempts"]) == ("s-10", 1)
+    assert line["next_attempt_at"] is not None
+
+    # It is tried again by itself when due, up to MEDLEADS_SUBMISSION_MAX_ATTEMPTS (3) in all,
+    # then left for a person: never reclaimed forever.
+    for attempt in (2, 3):
+        time_passes(db_url, RawSubmission)
+        again = claim_pending.fn("form", 100, f"run-{attempt}", url=db_url)
+        assert [c.id for c in again] == ["s-10"]
+        decided = [evaluate(c.submission(), CRITERIA, today=dt.date(2026, 11, 27)) for c in again]
+        assert apply_decisions.fn(again, decided, CRITERIA, f"run-{attempt}", url=db_url).failed
+    time_passes(db_url, RawSubmission)
+    assert claim_pending.fn("form", 100, "run-4", url=db_url) == []
+    with session_scope(db_url) as session:
+        row = session.get(RawSubmission, "s-10")
+        assert row is not None
+        assert (row.state, row.attempts, row.next_attempt_at) == ("failed", 3, None)
+
+    # After a fix, `--retry` puts it back with its attempts reset.
     assert runner.invoke(app, ["leads", "failed", "--retry", "s-10"]).exit_code == 0
-    assert [c.id for c in claim_pending.fn("form", 100, "run-3", url=db_url)] == ["s-10"]
+    assert [c.id for c in claim_pending.fn("form", 100, "run-5", url=db_url)] == ["s-10"]
