@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 from tests.smtp import smtp_server, start_smtp_server  # noqa: F401  (shared fixtures)
@@ -15,6 +16,11 @@ from tests.smtp import smtp_server, start_smtp_server  # noqa: F401  (shared fix
 # Before Prefect is imported anywhere: no telemetry, quiet logs.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+# Property tests check results, not speed: no per-example deadline (a shared 2-core machine
+# under load makes a 0.1 ms example take 300 ms; speed lives in benchmarks/).
+settings.register_profile("medleads", deadline=None)
+settings.load_profile("medleads")
 
 PG_BASE = os.environ.get(
     "MEDLEADS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
