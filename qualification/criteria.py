@@ -275,15 +275,23 @@ class SqlConditions(Strict):
 
 
 class Timing(Strict):
-    """How a timeline's window (DESIGN §3) is judged beyond the near term: a window starting more
-    than `too_far_days` after the submission is far out. Far out is nurture with a recheck date
-    when the offer has a re-engagement plan, else a `timing_too_far` disqualification (guide
-    §12). The recheck comes when the window comes within the near-term horizon (`window`) or
-    after a number of days from `recheck.horizons_days`."""
+    """How a timeline's window (DESIGN §3) is judged: near-term when it starts within
+    `sql_conditions.near_term_days` and is over within `near_term_end_days` (default twice the
+    near-term horizon: a window that merely starts soon but runs on for a year names no
+    near-term need); far out when it is not near-term and runs beyond `too_far_days`. Far out
+    is nurture with a recheck date when the offer has a re-engagement plan, else a
+    `timing_too_far` disqualification (guide §12). The recheck comes when the window comes
+    within the near-term horizon (`window`) or after a number of days from
+    `recheck.horizons_days`."""
 
     too_far_days: Days
+    near_term_end_days: Days | None = None
     re_engagement: bool = True
     far_out_recheck: Literal["window"] | int = "window"
+
+    def near_term_end(self, near_term_days: int) -> int:
+        """The last day, from the submission, by which a near-term window is over."""
+        return self.near_term_end_days or 2 * near_term_days
 
     @field_validator("far_out_recheck", mode="before")
     @classmethod
@@ -559,6 +567,11 @@ def _cross_checks(sheet: CriteriaSheet) -> list[tuple[str, str]]:
         )
     if sheet.sql_conditions.near_term_days >= sheet.timing.too_far_days:
         problems.append(("timing.too_far_days", "must be more than sql_conditions.near_term_days"))
+    end = sheet.timing.near_term_end_days
+    if end is not None and end < sheet.sql_conditions.near_term_days:
+        problems.append(
+            ("timing.near_term_end_days", "must be at least sql_conditions.near_term_days")
+        )
     return problems
 
 

@@ -428,41 +428,62 @@ def band_of(score: int, edges: BandEdges) -> str:
     return "high" if score >= edges.high else "mid" if score >= edges.mid else "low"
 
 
+def _end_days(timeframe: Timeframe) -> int | None:
+    """Days from the day it was said to the window's last day."""
+    if timeframe.days is None or timeframe.start is None or timeframe.end is None:
+        return None
+    return timeframe.days + (timeframe.end - timeframe.start).days
+
+
 def _near_term(timeframe: Timeframe, sheet: CriteriaSheet) -> bool:
-    """The window starts within the near-term horizon ("within 3 months" starts now)."""
-    days = timeframe.days
-    return days is not None and days <= sheet.sql_conditions.near_term_days
+    """The window starts within the near-term horizon and is over soon enough ("within 3
+    months" starts now; "sometime next year" said in November starts in five weeks but runs for
+    thirteen months: no near-term need)."""
+    days, end = timeframe.days, _end_days(timeframe)
+    return (
+        days is not None
+        and end is not None
+        and days <= sheet.sql_conditions.near_term_days
+        and end <= sheet.timing.near_term_end(sheet.sql_conditions.near_term_days)
+    )
 
 
 def _far_out(timeframe: Timeframe, sheet: CriteriaSheet) -> bool:
-    days = timeframe.days
-    return days is not None and days > sheet.timing.too_far_days
+    """Not near-term, and the window runs beyond the far-out horizon (the buyer may not be
+    ready before then)."""
+    end = _end_days(timeframe)
+    return end is not None and end > sheet.timing.too_far_days and not _near_term(timeframe, sheet)
 
 
 def _window_verdict(timeframe: Timeframe, sheet: CriteriaSheet) -> str:
-    """The timeline in words and dates and where its start falls against the sheet's horizons."""
+    """The timeline in words and dates and where it falls against the sheet's horizons."""
     near, far = sheet.sql_conditions.near_term_days, sheet.timing.too_far_days
+    last = sheet.timing.near_term_end(near)
     said = timeframe.described()
     if timeframe.kind != "stated":
         return f"{said}: no window, so not near-term"
     if _near_term(timeframe, sheet):
-        return f"{said}: near-term (within {near} days)"
-    if not _far_out(timeframe, sheet):
-        return f"{said}: not near-term (beyond {near} days), not far out (within {far} days)"
-    return f"{said}: far out (beyond {far} days)"
+        return f"{said}: near-term (starts within {near} days, over within {last} days)"
+    if _far_out(timeframe, sheet):
+        return f"{said}: far out (runs beyond {far} days)"
+    why = f"beyond {near} days" if (timeframe.days or 0) > near else f"runs beyond {last} days"
+    return f"{said}: not near-term ({why}), not far out (over within {far} days)"
 
 
 def _far_out_recheck(timeframe: Timeframe, sheet: CriteriaSheet, today: dt.date) -> tuple[int, str]:
     """Days from today to the recheck of a far-out lead, and why that day, as the sheet says."""
-    rule = sheet.timing.far_out_recheck
+    rule, shortest = sheet.timing.far_out_recheck, min(sheet.recheck.horizons_days)
     if rule == "window":
         near = sheet.sql_conditions.near_term_days
         assert timeframe.start is not None
         days = (timeframe.start - dt.timedelta(days=near) - today).days
         why = f"when the window comes within {near} days; timing.far_out_recheck: window"
+        if days < shortest:  # a long window that already starts soon
+            days = shortest
+            why = f"the shortest recheck horizon, {shortest} days; the window starts within {near}"
     else:
         days, why = rule, f"the sheet's {rule}-day horizon; timing.far_out_recheck: {rule}"
-    return max(days, min(sheet.recheck.horizons_days)), why
+    return max(days, shortest), why
 
 
 def _sql_conditions(f: _Facts, sheet: CriteriaSheet) -> list[tuple[str, bool, str]]:

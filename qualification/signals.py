@@ -415,6 +415,16 @@ _TRUE_WORDS = frozenset(
         "opted in",
         "agree",
         "agreed",
+        "i agree",
+        "i do",
+        "i consent",
+        "consent",
+        "consent given",
+        "yes i agree",
+        "yes i consent",
+        "yes please",
+        "accept",
+        "i accept",
         "accepted",
         "consented",
     }
@@ -434,9 +444,15 @@ _FALSE_WORDS = frozenset(
         "opted out",
         "denied",
         "refused",
+        "i do not agree",
+        "i disagree",
+        "disagree",
+        "no thanks",
+        "no thank you",
+        "do not contact",
     }
 )
-_BOOL_SEPARATORS = re.compile(r"[\s_-]+")
+_BOOL_SEPARATORS = re.compile(r"[\s_,.!'-]+")
 
 
 def parse_bool(value: str | bool | int | None) -> bool | None:

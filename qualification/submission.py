@@ -153,6 +153,11 @@ HEADER_ALIASES: dict[str, str] = {
     "opt_in": "consent_email",
     "optin": "consent_email",
     "subscribe": "consent_email",
+    # A form's one consent box: to be contacted, which is email (a call needs its own consent).
+    "consent": "consent_email",
+    "contact_consent": "consent_email",
+    "consent_to_contact": "consent_email",
+    "agree_to_contact": "consent_email",
     "phone_opt_in": "consent_phone",
     "opt_in_phone": "consent_phone",
     "phone_consent": "consent_phone",

@@ -510,6 +510,9 @@ def _season(m: re.Match[str], received: dt.date) -> Timeframe:
         year -= 1  # winter 2027 is the winter whose January is in 2027
     following = m.group("rel") in ("next", "coming")
     span = _upcoming(lambda y: _months(y, first, 3), year, received, following)
+    if m.group("pre") in _DEADLINE and not m.group("part"):
+        # "by spring" names the season's arrival: by the end of its first month, not its last.
+        span = (span[0], _end_of_month(span[0].year, span[0].month))
     season = "fall" if name == "autumn" else name
     if name == "winter":
         season = f"winter {span[0].year}-{span[1].year % 100:02d}"

@@ -375,12 +375,17 @@ def sheet_with(old: str, new: str) -> Criteria:
         ("ASAP", "2026-11-20", "sql", "sql_conditions_met"),
         ("1-3 months", "2026-11-20", "sql", "sql_conditions_met"),
         ("3-6 months", "2026-11-20", "mql", "sql_conditions_unmet"),
-        # Said in late November, both start on January 1: the same timing.
-        ("sometime next year", "2026-11-20", "sql", "sql_conditions_met"),
+        # Said in late November, both start on January 1; "early next year" is over by April
+        # (near-term), "sometime next year" runs thirteen months: no near-term need, and it runs
+        # past a year out, so far out (DESIGN §3; guide §12: nurture with a recheck).
+        ("sometime next year", "2026-11-20", "nurture", TIMING_FAR_OUT),
+        ("in 2027", "2026-11-20", "nurture", TIMING_FAR_OUT),
         ("early next year", "2026-11-20", "sql", "sql_conditions_met"),
-        # Said in March, both start ten months out: neither near-term nor far out.
-        ("sometime next year", "2026-03-10", "mql", "sql_conditions_unmet"),
-        ("early next year", "2026-03-10", "mql", "sql_conditions_unmet"),
+        ("within 6 months", "2026-11-20", "mql", "sql_conditions_unmet"),
+        ("by spring", "2026-11-20", "sql", "sql_conditions_met"),  # by the end of March
+        # Said in March, both start ten months out and run past a year: far out.
+        ("sometime next year", "2026-03-10", "nurture", TIMING_FAR_OUT),
+        ("early next year", "2026-03-10", "nurture", TIMING_FAR_OUT),
         # Q1 said in February is this quarter; said in November, next year's first.
         ("Q1", "2026-02-10", "sql", "sql_conditions_met"),
         ("Q1", "2026-11-20", "sql", "sql_conditions_met"),
@@ -407,24 +412,26 @@ def test_the_status_follows_where_the_timeline_window_starts(
             "within 3 months",
             "2026-11-20",
             "Timeline 'within 3 months' = 2026-11-20..2027-02-20, starts now: near-term "
-            "(within 90 days).",
+            "(starts within 90 days, over within 180 days).",
         ),
         (
             "sometime next year",
             "2026-11-20",
-            "Timeline 'next year' = 2027-01-01..2027-12-31, starts in 42 days: near-term "
-            "(within 90 days).",
+            "Timeline 'next year' = 2027-01-01..2027-12-31, starts in 42 days: far out (runs "
+            "beyond 365 days); the offer re-engages (timing.re_engagement): nurture, recheck on "
+            "2026-12-27 (the shortest recheck horizon, 30 days; the window starts within 90).",
         ),
         (
             "Q1",
             "2026-02-10",
-            "Timeline 'Q1 2026' = 2026-02-10..2026-03-31, starts now: near-term (within 90 days).",
+            "Timeline 'Q1 2026' = 2026-02-10..2026-03-31, starts now: near-term (starts within 90 "
+            "days, over within 180 days).",
         ),
         (
             "in 3 months",
             "2026-11-20",
             "Timeline 'in 3 months' = 2027-02-20..2027-03-19, starts in 92 days: not near-term "
-            "(beyond 90 days), not far out (within 365 days).",
+            "(beyond 90 days), not far out (over within 365 days).",
         ),
         ("TBD", "2026-11-20", "Timeline 'not sure': no window, so not near-term."),
         (None, "2026-11-20", "Timeline not given: no window, so not near-term."),
@@ -441,7 +448,8 @@ def test_the_near_term_sql_condition_names_the_window() -> None:
     d = decide(lead(timeframe="within 3 months"))
     assert (
         "SQL condition near_term_timeline met: Timeline 'within 3 months' = "
-        "2026-11-20..2027-02-20, starts now: near-term (within 90 days)." in d.explanations
+        "2026-11-20..2027-02-20, starts now: near-term (starts within 90 days, over within "
+        "180 days)." in d.explanations
     )
 
 
@@ -452,7 +460,7 @@ def test_a_far_out_timeline_is_nurtured_and_rechecked_when_its_window_comes_near
     assert d.recheck_days == (dt.date(2028, 8, 22) - TODAY).days
     assert timing_line(d) == (
         "Timeline 'in 2 years' = 2028-11-20..2029-11-19, starts in 731 days: far out "
-        "(beyond 365 days); the offer re-engages (timing.re_engagement): nurture, recheck on "
+        "(runs beyond 365 days); the offer re-engages (timing.re_engagement): nurture, recheck on "
         "2028-08-22 (when the window comes within 90 days; timing.far_out_recheck: window)."
     )
     assert "Status nurture: the timeline is far out; recheck on 2028-08-22." in d.explanations
@@ -474,7 +482,7 @@ def test_far_out_timing_disqualifies_only_where_the_offer_has_no_re_engagement_p
     assert (d.status, d.reason, d.reason_permanent) == ("disqualified", "timing_too_far", False)
     assert d.recheck_days == 180
     assert timing_line(d).endswith(
-        "far out (beyond 365 days); the offer has no re-engagement plan "
+        "far out (runs beyond 365 days); the offer has no re-engagement plan "
         "(timing.re_engagement: false): disqualified, recheck on 2027-05-26 "
         "(recheck.temporary_disqualification_days)."
     )

@@ -249,6 +249,10 @@ def test_find_phrases(text: str | None, phrases: list[str], expected: tuple[str,
         *[(v, True) for v in ["opt-in", "Opted In", " yes "]],
         *[(v, False) for v in ["no", "N", "false", "f", "0", "off", "unchecked", "declined"]],
         *[(v, False) for v in ["opt-out", "Opted out"]],
+        # Consent in words, as forms write it.
+        *[(v, True) for v in ["I agree", "Yes, I agree!", "I consent", "yes please", "I accept"]],
+        *[(v, False) for v in ["I do not agree", "No thanks", "do not contact"]],
+        ("I agree to the terms of service", None),  # not an answer to "may we contact you"
         (True, True),
         (False, False),
         (1, True),

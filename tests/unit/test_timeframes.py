@@ -100,8 +100,11 @@ def d(text: str) -> dt.date:
         ("EOQ", JULY, "2026-09-01", "2026-09-30"),
         ("next quarter", LATE_NOVEMBER, "2027-01-01", "2027-03-31"),
         # Seasons of the northern hemisphere.
-        ("by spring", LATE_NOVEMBER, "2026-11-27", "2027-05-31"),
-        ("we'd like to go live by the spring", LATE_NOVEMBER, "2026-11-27", "2027-05-31"),
+        # "by spring" names its arrival: by the end of its first month ("by the end of spring"
+        # is the whole season).
+        ("by spring", LATE_NOVEMBER, "2026-11-27", "2027-03-31"),
+        ("we'd like to go live by the spring", LATE_NOVEMBER, "2026-11-27", "2027-03-31"),
+        ("by the end of spring", LATE_NOVEMBER, "2026-11-27", "2027-05-31"),
         ("this summer", MARCH, "2026-06-01", "2026-08-31"),
         ("this summer", LATE_NOVEMBER, "2027-06-01", "2027-08-31"),
         ("fall", JULY, "2026-09-01", "2026-11-30"),
@@ -211,7 +214,7 @@ def test_within_starts_now_and_in_starts_at_the_end_of_the_same_span() -> None:
         ("within 3 months", "Timeline 'within 3 months' = 2026-11-27..2027-02-27, starts now"),
         ("next year", "Timeline 'next year' = 2027-01-01..2027-12-31, starts in 35 days"),
         ("Q1", "Timeline 'Q1 2027' = 2027-01-01..2027-03-31, starts in 35 days"),
-        ("by spring", "Timeline 'by spring 2027' = 2026-11-27..2027-05-31, starts now"),
+        ("by spring", "Timeline 'by spring 2027' = 2026-11-27..2027-03-31, starts now"),
         ("12/1/2026", "Timeline '2026-12-01' = 2026-12-01, starts in 4 days"),
         ("Q1 2025", "Timeline 'Q1 2025 (already past)' = 2026-11-27, starts now"),
         ("not sure", "Timeline 'not sure'"),
