@@ -180,7 +180,7 @@ def detect(header: Sequence[str], folder: Path = PRESETS_DIR) -> Preset | None:
     return max(found, key=lambda p: len(p.spec.detect), default=None)
 
 
-def summarize_columns(names: Iterable[str], limit: int = 12) -> str:
+def summarize_columns(names: Iterable[str], limit: int = 40) -> str:
     """Column names for a note: numbered runs folded ("Other Provider Identifier_1.._50")."""
     runs: dict[str, list[int]] = {}
     order: list[str] = []

@@ -11,7 +11,6 @@ from collections import Counter
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from adapters.rows import FileError, SubmissionFile
 from models.settings import get_settings
@@ -22,13 +21,19 @@ from qualification.evaluate import evaluate
 from .console import err, out
 
 
-def _deciding(d: Decision) -> str:
-    """The line that says why: the failed hard stop, else the status rule, else the top gain."""
-    for step in ("hard_stop", "status"):
-        found = [c.detail for c in d.checks if c.step == step and c.outcome != "pass"]
-        if found:
-            return found[0]
-    return d.top_reasons(1)[0] if d.top_reasons(1) else ""
+def _why(d: Decision) -> list[str]:
+    """The lines a person checks: what the provider data meant (taxonomy, Medicare specialty,
+    entity type, subpart), then the failed hard stop or the status rule."""
+    provider = [
+        c.detail
+        for c in d.checks
+        if c.step == "validation"
+        and c.name in ("taxonomy", "medicare_specialty", "entity_type", "parent_organization")
+    ]
+    deciding = [c.detail for c in d.checks if c.step == "hard_stop" and c.outcome == "fail"]
+    if not deciding:
+        deciding = [c.detail for c in d.checks if c.step == "status"][:1]
+    return provider[:3] + deciding[:1]
 
 
 def _facts(d: Decision) -> str:
@@ -94,19 +99,13 @@ def dry_run(
         out.print(f"  {n:>6}  {key}", markup=False)
     for row, why in rejected[:show]:
         out.print(f"  rejected row {row}: {why}", markup=False)
-    table = Table(title=f"first {len(first)} row(s)", title_justify="left")
-    for column in ("row", "organization", "contact", "status", "reason", "fit", "facts", "why"):
-        table.add_column(column, overflow="fold")
+    out.print(f"first {len(first)} row(s):", markup=False)
     for d in first:
-        table.add_row(
-            str(d.row or ""),
-            (d.organization_name or "")[:40],
-            (d.contact_name or "")[:30],
-            d.status,
-            d.reason,
-            f"{d.fit_score} {d.fit_band}",
-            _facts(d),
-            _deciding(d),
+        out.print(
+            f"  row {d.row}: {(d.organization_name or '?')[:50]} / {(d.contact_name or '?')[:30]}"
+            f" -> {d.status} {d.reason} (fit {d.fit_score} {d.fit_band}; {_facts(d)})",
+            markup=False,
         )
-    out.print(table)
+        for line in _why(d):
+            out.print(f"      {line}", markup=False)
     return statuses
