@@ -219,9 +219,36 @@ class Layout:
     def __post_init__(self) -> None:
         for h in self.header:
             self.spelled.setdefault(fold(h), h.replace("\ufeff", "").strip())
+        # Every reference resolved once: a 330-column file is read row after row.
+        self._columns: dict[str, str | None] = {
+            r: self._resolve(r) for r in self.preset.referenced()
+        }
+        self._plan = [
+            (
+                name,
+                [
+                    (
+                        choice.value,
+                        _COLUMN.findall(choice.value),
+                        [
+                            (c, frozenset(v.casefold() for v in accepted))
+                            for c, accepted in choice.when.items()
+                        ],
+                        choice.present,
+                    )
+                    for choice in spec.first_of
+                ],
+                None if spec.values is None else {k.casefold(): v for k, v in spec.values.items()},
+            )
+            for name, spec in self.preset.spec.fields.items()
+        ]
 
     def column(self, reference: str) -> str | None:
         """The file's spelling of a referenced column (`A|B`: the first the file has)."""
+        cached = getattr(self, "_columns", {})
+        return cached[reference] if reference in cached else self._resolve(reference)
+
+    def _resolve(self, reference: str) -> str | None:
         for alternative in reference.split("|"):
             found = self.spelled.get(fold(alternative))
             if found is not None:
@@ -289,41 +316,37 @@ class Layout:
         column = self.column(reference)
         if column is None:
             return ""
-        text = clean_value(cells.get(column)) or ""
+        raw = cells.get(column)
+        if not raw:
+            return ""
+        text = clean_value(raw) or ""
         m = _FLOAT.fullmatch(text)
         return m.group(1) if m else text
 
-    def _render(self, cells: Mapping[str, str], template: str) -> str:
-        references = _COLUMN.findall(template)
+    def _render(self, cells: Mapping[str, str], template: str, references: list[str]) -> str:
+        if not references:
+            return template
         values = {r: self._cell(cells, r) for r in references}
-        if references and not any(values.values()):
+        if not any(values.values()):
             return ""
         text = _COLUMN.sub(lambda m: values[m.group(1)], template)
         text = _DANGLING.sub(",", _SPACES.sub(" ", text))
         return text.strip(" ,;/-")
 
-    def _chosen(self, cells: Mapping[str, str], choice: Choice) -> bool:
-        if not all(self._cell(cells, column) for column in choice.present):
-            return False
-        return all(
-            self._cell(cells, column).casefold() in {v.casefold() for v in accepted}
-            for column, accepted in choice.when.items()
-        )
-
     def apply(self, cells: Mapping[str, str]) -> dict[str, str]:
         """A row's cells (by the file's headers) as canonical fields."""
         out: dict[str, str] = {}
-        for name, spec in self.preset.spec.fields.items():
-            value = next(
-                (
-                    v
-                    for c in spec.first_of
-                    if self._chosen(cells, c) and (v := self._render(cells, c.value))
-                ),
-                "",
-            )
-            if value and spec.values is not None:
-                table = {k.casefold(): v for k, v in spec.values.items()}
+        for name, choices, table in self._plan:
+            value = ""
+            for template, references, when, present in choices:
+                if not all(self._cell(cells, c) for c in present):
+                    continue
+                if not all(self._cell(cells, c).casefold() in ok for c, ok in when):
+                    continue
+                value = self._render(cells, template, references)
+                if value:
+                    break
+            if value and table is not None:
                 value = table.get(value.casefold(), "")
             if value:
                 out[name] = value

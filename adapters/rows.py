@@ -122,7 +122,7 @@ def _first_non_empty(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     cells: dict[str, str] = {}
     for column, value in pairs:
         if not cells.get(column):
-            cells[column] = safe_text(value)
+            cells[column] = safe_text(value) if value else value
     return cells
 
 
