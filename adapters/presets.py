@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -28,8 +27,6 @@ PRESET_FIELD = "list_preset"
 
 _COLUMN = re.compile(r"\{([^{}]+)\}")
 _FLOAT = re.compile(r"^([0-9]+)\.0+$")
-_SPACES = re.compile(r"\s+")
-_DANGLING = re.compile(r"\s*,(\s*,)+")
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
 
@@ -90,8 +87,8 @@ class Repeated(_Strict):
     """A group of numbered columns (`{n}` from 1 to `count`): codes, and optionally the column
     whose "Y" marks the primary one."""
 
-    code: str
-    primary: str | None = None
+    code: str = Field(pattern=r"\{n\}")
+    primary: str | None = Field(default=None, pattern=r"\{n\}")
     count: int = Field(ge=1, le=100)
 
 
@@ -324,14 +321,23 @@ class Layout:
         return m.group(1) if m else text
 
     def _render(self, cells: Mapping[str, str], template: str, references: list[str]) -> str:
+        """The template filled in; the separator before an empty column goes with it
+        ("{First} {Middle} {Last}, {Credential}" without a middle name or credential reads
+        "EDDY KARNABI"). Cell text itself is never rewritten."""
         if not references:
             return template
-        values = {r: self._cell(cells, r) for r in references}
-        if not any(values.values()):
+        parts = _COLUMN.split(template)  # literal, reference, literal, ..., literal
+        pieces: list[str] = []
+        for i, reference in enumerate(references):
+            value = self._cell(cells, reference)
+            if value:
+                separator = parts[2 * i] if pieces or i == 0 else ""
+                pieces.append(separator + value)
+        if not pieces:
             return ""
-        text = _COLUMN.sub(lambda m: values[m.group(1)], template)
-        text = _DANGLING.sub(",", _SPACES.sub(" ", text))
-        return text.strip(" ,;/-")
+        if self._cell(cells, references[-1]):
+            pieces.append(parts[-1])
+        return " ".join("".join(pieces).split())
 
     def apply(self, cells: Mapping[str, str]) -> dict[str, str]:
         """A row's cells (by the file's headers) as canonical fields."""
@@ -385,10 +391,3 @@ def preset_summary(layout: Layout) -> list[str]:
         notes.append(f"ignored {len(ignored)} column(s): {summarize_columns(ignored)}")
     notes.extend(spec.notes)
     return notes
-
-
-def describe(presets: Iterable[Preset]) -> list[dict[str, Any]]:
-    return [
-        {"name": p.name, "title": p.spec.title, "source": p.spec.source, "detect": p.spec.detect}
-        for p in presets
-    ]

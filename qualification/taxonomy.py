@@ -10,8 +10,10 @@ vocabulary. The NUCC code set itself is not shipped (criteria/codes/README.md).
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -57,10 +59,15 @@ _ORGANIZATION_GROUPINGS = frozenset(
 )
 
 
+def _hint(value: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _key(kind: str, known: tuple[str, ...]) -> AfterValidator:
     def check(value: str) -> str:
         if value not in known:
-            raise ValueError(f"unknown {kind} '{value}'")
+            raise ValueError(f"unknown {kind} '{value}'{_hint(value, known)}")
         return value
 
     return AfterValidator(check)
@@ -85,7 +92,8 @@ class Target(_Strict):
                 return {"specialty": data}
             if data in ORG_TYPES:
                 return {"org_type": data}
-            raise ValueError(f"'{data}' is neither a specialty nor an organization type")
+            hint = _hint(data, (*SPECIALTIES, *ORG_TYPES))
+            raise ValueError(f"'{data}' is neither a specialty nor an organization type{hint}")
         return data
 
     @model_validator(mode="after")
@@ -408,7 +416,8 @@ def provider_facts(
             (
                 "parent_organization",
                 "info",
-                f"A subpart of {parent_organization[:80]}: matched to the parent's account.",
+                f"A subpart of {parent_organization[:80]} (NPPES): it belongs to the parent's "
+                "account.",
             )
         )
     return facts

@@ -153,3 +153,29 @@ def test_a_new_vendor_layout_is_a_file_not_code(tmp_path: Path) -> None:
     out = layout.apply({"Acct": "Acme Derm", "Dr Name": "Ann Lee", "Phone": "2125550100.0"})
     assert out["phone"] == "2125550100" and out["organization_name"] == "Acme Derm"
     assert layout.ignored == ["Fax"]
+
+
+def test_a_template_drops_the_separator_of_an_empty_column_and_never_rewrites_cells() -> None:
+    header = [
+        "Entity Type Code",
+        "Provider First Name",
+        "Provider Middle Name",
+        "Provider Last Name (Legal Name)",
+        "Provider Name Suffix Text",
+        "Provider Credential Text",
+        "Provider Organization Name (Legal Business Name)",
+    ]
+    layout = Layout(get_preset("nppes"), header)
+    person = {
+        "Entity Type Code": "1",
+        "Provider First Name": "EDDY",
+        "Provider Last Name (Legal Name)": "KARNABI",
+        "Provider Credential Text": "MD",
+    }
+    assert layout.apply(person)["organization_name"] == "EDDY KARNABI, MD"
+    assert layout.apply({**person, "Provider Credential Text": ""})["organization_name"] == (
+        "EDDY KARNABI"
+    )
+    org = {"Entity Type Code": "2", header[-1]: "SMITH,JONES & CO, INC"}
+    assert layout.apply(org)["organization_name"] == "SMITH,JONES & CO, INC"
+    assert "contact_name" not in layout.apply(org)  # no authorized official given

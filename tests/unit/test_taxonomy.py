@@ -196,6 +196,7 @@ def test_a_sheet_without_an_individual_role_leaves_the_role_unknown() -> None:
     [
         ("taxonomy:\n  codes:\n    cardio: cardiology\n", "taxonomy"),
         ("taxonomy:\n  codes:\n    207RC: cardiologgy\n", "taxonomy.codes.207RC"),
+        ("taxonomy:\n  medicare_specialties:\n    X: {specialty: derm}\n", "taxonomy"),
         (
             "taxonomy:\n  individual_practitioner: {role: boss}\n",
             "taxonomy.individual_practitioner.role",
