@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from qualification.submission import clean_value
+from qualification.submission import CANONICAL_FIELDS, canonical_header, clean_value
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "criteria" / "presets"
 PRESET_FIELD = "list_preset"
@@ -262,6 +262,17 @@ class Layout:
         used = set(self.used)
         return [h for h in self.spelled.values() if h and h not in used]
 
+    @cached_property
+    def kept(self) -> list[str]:
+        """Ignored columns whose cells are stored with the raw submission as the file spells
+        them: all but those whose name would read as a canonical field."""
+        return [h for h in self.ignored if canonical_header(h) not in CANONICAL_FIELDS]
+
+    def raw(self, cells: Mapping[str, str], mapped: Mapping[str, str]) -> dict[str, str]:
+        """What is stored for a row: the preset's fields and every non-empty ignored cell."""
+        kept = {h: cells[h] for h in self.kept if cells.get(h) and h not in mapped}
+        return {**kept, **mapped}
+
     @property
     def missing(self) -> list[str]:
         """Columns the preset identifies the layout by that the file lacks (a forced preset)."""
@@ -388,6 +399,15 @@ def preset_summary(layout: Layout) -> list[str]:
         )
     ignored = layout.ignored
     if ignored:
-        notes.append(f"ignored {len(ignored)} column(s): {summarize_columns(ignored)}")
+        notes.append(
+            f"ignored {len(ignored)} column(s) (not used; their non-empty cells are kept with the "
+            f"raw submission): {summarize_columns(ignored)}"
+        )
+    dropped = [h for h in ignored if h not in layout.kept]
+    if dropped:
+        notes.append(
+            f"preset {spec.name} does not read {', '.join(dropped[:10])}: a column named like a "
+            "canonical field that the preset does not map is not stored (use --map instead)"
+        )
     notes.extend(spec.notes)
     return notes

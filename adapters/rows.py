@@ -266,7 +266,9 @@ class SubmissionFile:
             if row.cells is None:
                 yield RowResult(row.number, None, row.error, row.column)
                 continue
-            cells = row.cells if self.layout is None else self.layout.apply(row.cells)
+            cells = row.cells
+            if self.layout is not None:
+                cells = self.layout.raw(row.cells, self.layout.apply(row.cells))
             sub = submission_from_mapping(cells, channel=self.channel, row=row.number)
             problems = field_problems(sub)
             if problems:

@@ -53,6 +53,8 @@ def test_a_hospital_file_is_recognised_without_any_map(tmp_path: Path) -> None:
     ignored = next(n for n in source.notes if n.startswith("ignored"))
     assert "County/Parish" in ignored and "Emergency Services" in ignored
     assert "Facility Name" not in ignored
+    assert row.raw["County/Parish"] == "SUFFOLK" and "Address" in row.raw  # kept, not used
+    assert "county_parish" in sub.extra
 
 
 def test_a_forced_preset_is_named_as_forced_and_lists_what_the_file_lacks(tmp_path: Path) -> None:
@@ -179,3 +181,11 @@ def test_a_template_drops_the_separator_of_an_empty_column_and_never_rewrites_ce
     org = {"Entity Type Code": "2", header[-1]: "SMITH,JONES & CO, INC"}
     assert layout.apply(org)["organization_name"] == "SMITH,JONES & CO, INC"
     assert "contact_name" not in layout.apply(org)  # no authorized official given
+
+
+def test_a_forced_preset_names_a_canonical_looking_column_it_leaves_out(tmp_path: Path) -> None:
+    path = write(tmp_path, "v.csv", "Facility Name,Email\nX CLINIC,a@x-clinic.example.com\n")
+    source = SubmissionFile(path, channel="outbound", preset="cms_hospitals")
+    [row] = list(source.rows())
+    assert row.submission is not None and row.submission.email is None
+    assert any("does not read Email" in n and "--map" in n for n in source.notes)
