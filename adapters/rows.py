@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from adapters.presets import Layout, PresetError, detect, get_preset, preset_summary
 from qualification.submission import (
     CANONICAL_FIELDS,
     MAX_FIELD_CHARS,
@@ -84,13 +85,15 @@ def read_rows(
     check_header: HeaderCheck | None = None,
     error: type[Exception] = FileError,
     notes: list[str] | None = None,
+    on_header: Callable[[Sequence[str]], None] | None = None,
 ) -> Iterator[Row]:
     """Stream a CSV (any of `,;\\t|`, BOM, cp1252 bytes) or JSONL file (by its suffix).
 
     `name` turns a header or a JSONL key into the caller's column name; where two columns get
     the same name the first non-empty cell wins. `error` is raised when the file cannot be read
     at all (missing, empty, unreadable header). File-level remarks (repeated columns, header
-    only) are appended to `notes`."""
+    only) are appended to `notes`. `on_header` sees a CSV header before any column is named
+    (a list preset is chosen there)."""
     notes = [] if notes is None else notes
     try:
         handle = path.open("rb")
@@ -106,7 +109,7 @@ def read_rows(
             yield from _jsonl(text, name)
         else:
             sample = head.decode("utf-8-sig", errors="medleads-cp1252")
-            yield from _csv(path, text, sample, name, check_header, error, notes)
+            yield from _csv(path, text, sample, name, check_header, error, notes, on_header)
 
 
 def _too_long(what: str, spelled: str, size: int) -> str:
@@ -119,7 +122,7 @@ def _first_non_empty(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     cells: dict[str, str] = {}
     for column, value in pairs:
         if not cells.get(column):
-            cells[column] = safe_text(value)
+            cells[column] = safe_text(value) if value else value
     return cells
 
 
@@ -172,6 +175,7 @@ def _csv(
     check_header: HeaderCheck | None,
     error: type[Exception],
     notes: list[str],
+    on_header: Callable[[Sequence[str]], None] | None = None,
 ) -> Iterator[Row]:
     csv.field_size_limit(MAX_FIELD_CHARS * 64)
     reader = csv.reader(text, _dialect(sample))
@@ -181,6 +185,8 @@ def _csv(
         raise error(f"{path}: the file is empty") from None
     except csv.Error as exc:
         raise error(f"{path}: row 1: the header cannot be read: {exc}") from None
+    if on_header is not None:
+        on_header(header)
     names = [name(h) for h in header]
     seen: set[str] = set()
     for original, column in zip(header, names, strict=True):
@@ -232,31 +238,84 @@ class RowResult:
 
 @dataclass
 class SubmissionFile:
-    """An open submission file; iterate `rows()` once. `notes` collects file-level remarks."""
+    """An open submission file; iterate `rows()` once. `notes` collects file-level remarks.
+
+    A CSV whose headers match a list preset (adapters/presets.py) is read through it, unless
+    `header_map` (`--map`) is given; `preset` forces one by name. `layout` is the preset bound
+    to the file once its header is read."""
 
     path: Path
     channel: str | None = None
     header_map: Mapping[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    preset: str | None = None
+    layout: Layout | None = field(default=None, init=False)
+    header: list[str] = field(default_factory=list, init=False)
 
     def rows(self) -> Iterator[RowResult]:
-        rows = read_rows(self.path, name=self._name, check_header=self._check, notes=self.notes)
+        if self.preset is not None and self.path.suffix.lower() in JSONL_SUFFIXES:
+            raise FileError(f"{self.path}: --preset {self.preset}: presets read CSV files only")
+        rows = read_rows(
+            self.path,
+            name=self._name,
+            check_header=self._check,
+            notes=self.notes,
+            on_header=self._choose,
+        )
         for row in rows:
             if row.cells is None:
                 yield RowResult(row.number, None, row.error, row.column)
                 continue
-            sub = submission_from_mapping(row.cells, channel=self.channel, row=row.number)
+            cells = row.cells
+            if self.layout is not None:
+                cells = self.layout.raw(row.cells, self.layout.apply(row.cells))
+            sub = submission_from_mapping(cells, channel=self.channel, row=row.number)
             problems = field_problems(sub)
             if problems:
                 column, why = problems[0]
                 yield RowResult(row.number, None, f"column {column!r} {why}", column)
                 continue
-            yield RowResult(row.number, sub, raw=row.cells)
+            yield RowResult(row.number, sub, raw=cells)
+
+    def mapping(self) -> list[tuple[str, str]]:
+        """(field, where it comes from) once the header is read: the preset's templates, or the
+        file's columns by the canonical name they map to."""
+        if self.layout is not None:
+            return self.layout.mapping()
+        return [(self._name(h), as_spelled(h)) for h in self.header if as_spelled(h)]
+
+    def _choose(self, header: Sequence[str]) -> None:
+        self.header = list(header)
+        try:
+            if self.preset is not None:
+                self.layout = Layout(get_preset(self.preset), header, forced=True)
+            elif not self.header_map:
+                found = detect(header)
+                self.layout = None if found is None else Layout(found, header)
+        except PresetError as exc:
+            raise FileError(f"{self.path}: {exc}") from None
 
     def _name(self, header: str) -> str:
+        if self.layout is not None:
+            return as_spelled(header)
         return self.header_map.get(header, canonical_header(header))
 
     def _check(self, header: Sequence[str], names: Sequence[str]) -> None:
+        if self.layout is not None:
+            self.notes.extend(preset_summary(self.layout))
+            filled = self.layout.fields()
+            problems = missing_columns(filled)
+            if "organization_name" in problems:
+                raise FileError(
+                    f"{self.path}: preset {self.layout.preset.name}: no column gives "
+                    "organization_name"
+                )
+            if problems:
+                self.notes.append(
+                    f"preset {self.layout.preset.name}: the file has no {', '.join(problems)} "
+                    "column: its rows cannot be reached until a contact channel is added"
+                )
+            return
         problems = missing_columns(list(names))
         if problems:
             raise FileError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,14 @@ from .console import err, out
 
 FileArg = Annotated[Path, typer.Argument(help="CSV (any common export) or JSONL.", exists=True)]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Submissions per chunk.")]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        help="List preset to read the file with (see `medleads presets`); default: the one "
+        "the headers match, if any.",
+    ),
+]
 
 
 def print_summary(summary: RunSummary) -> None:
@@ -29,6 +38,8 @@ def print_summary(summary: RunSummary) -> None:
             f"rejected {summary.rejected}",
             markup=False,
         )
+    for note in summary.notes:
+        out.print(f"  {note}", markup=False)
     if summary.rejection_report:
         out.print(f"  rejected rows (row, column, why): {summary.rejection_report}", markup=False)
     statuses = ", ".join(f"{s} {n}" for s, n in summary.statuses.most_common()) or "none"
@@ -40,13 +51,13 @@ def print_summary(summary: RunSummary) -> None:
     )
 
 
-def _run(channel: str, file: Path, batch_size: int) -> RunSummary:
+def _run(channel: str, file: Path, batch_size: int, preset: str | None = None) -> RunSummary:
     upgrade()
     try:
         if channel == "outbound":
             from flows.outbound_list import outbound_list
 
-            summary = outbound_list(file=str(file.resolve()), batch_size=batch_size)
+            summary = outbound_list(file=str(file.resolve()), batch_size=batch_size, preset=preset)
         else:
             from flows.webinar import webinar
 
@@ -58,9 +69,52 @@ def _run(channel: str, file: Path, batch_size: int) -> RunSummary:
     return summary
 
 
-def outbound(file: FileArg, batch_size: BatchOpt = 1000) -> None:
+def outbound(
+    file: FileArg,
+    batch_size: BatchOpt = 1000,
+    preset: PresetOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Evaluate the list and report (preset, column mapping, counts by status and "
+            "reason, the first rows' decisions) without storing anything or running a flow.",
+        ),
+    ] = False,
+    show: Annotated[int, typer.Option("--show", min=0, help="Rows shown by --dry-run.")] = 10,
+    criteria: Annotated[
+        Path | None, typer.Option("--criteria", help="Criteria sheet for --dry-run.")
+    ] = None,
+) -> None:
     """Run the outbound-list flow on a prospect CSV (no email without recorded consent)."""
-    _run("outbound", file, batch_size)
+    if dry_run:
+        from .dry_run import dry_run as run_dry
+
+        run_dry(
+            file,
+            channel="outbound",
+            preset=preset,
+            criteria_path=criteria,
+            today=dt.date.today(),
+            show=show,
+        )
+        return
+    _run("outbound", file, batch_size, preset)
+
+
+def presets() -> None:
+    """List the list presets: name, what layout, and the headers that identify it."""
+    from adapters.presets import PresetError, load_presets
+
+    try:
+        found = load_presets()
+    except PresetError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    for p in found:
+        out.print(f"{p.name}: {p.spec.title}", markup=False)
+        out.print(f"  source: {p.spec.source}", markup=False)
+        out.print(f"  recognised by: {', '.join(p.spec.detect)}", markup=False)
 
 
 def webinar(file: FileArg, batch_size: BatchOpt = 500) -> None:
@@ -88,5 +142,6 @@ def forms(file: FileArg, batch_size: BatchOpt = 500) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command("outbound")(outbound)
+    app.command("presets")(presets)
     app.command("webinar")(webinar)
     app.command("forms")(forms)

@@ -134,9 +134,10 @@ def run_evaluate(
     channel: str | None,
     header_map: dict[str, str],
     today: dt.date,
+    preset: str | None = None,
 ) -> tuple[Counter[str], int]:
     """Evaluate a file and print it; returns counts by status and the number of bad rows."""
-    source = SubmissionFile(file, channel=channel, header_map=header_map)
+    source = SubmissionFile(file, channel=channel, header_map=header_map, preset=preset)
     counts: Counter[str] = Counter()
     bad = 0
     table = _table(f"{file.name} under criteria {criteria.version}")
@@ -188,6 +189,14 @@ def evaluate_command(
         str | None,
         typer.Option("--today", help="Evaluation date (YYYY-MM-DD) for rows without received_at."),
     ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            "--preset",
+            help="List preset to read the file with (`medleads presets`); default: the one "
+            "the headers match, unless --map is given.",
+        ),
+    ] = None,
 ) -> None:
     """Run the pure qualification core on a file: no database, no Prefect.
 
@@ -201,7 +210,13 @@ def evaluate_command(
         err.print(f"--today {today!r}: expected YYYY-MM-DD", markup=False)
         raise typer.Exit(2) from None
     _, bad = run_evaluate(
-        file, sheet, fmt, channel.value if channel else None, _parse_map(mapping or []), day
+        file,
+        sheet,
+        fmt,
+        channel.value if channel else None,
+        _parse_map(mapping or []),
+        day,
+        preset,
     )
     if bad:
         raise typer.Exit(1)

@@ -11,8 +11,10 @@ from .common import drain
 
 
 @flow(name="outbound-list", log_prints=True)
-def outbound_list(file: str, batch_size: int = 1000, lease_minutes: float = 30) -> RunSummary:
+def outbound_list(
+    file: str, batch_size: int = 1000, lease_minutes: float = 30, preset: str | None = None
+) -> RunSummary:
     """Store every row (rejections reported by row), then decide them a chunk at a time."""
     summary = RunSummary("outbound")
-    summary.add_ingest(ingest_file(file, "outbound"))
+    summary.add_ingest(ingest_file(file, "outbound", preset=preset))
     return drain(summary, batch_size, lease_minutes)

@@ -143,6 +143,11 @@ class CanonicalFields(BaseModel):
     email_engagements: Scalar = None
     webinar_session: Scalar = None
     webinar_attended: Scalar = None
+    entity_type: Scalar = None
+    taxonomy_codes: Scalar = None
+    npi_deactivated_on: Scalar = None
+    npi_reactivated_on: Scalar = None
+    parent_organization: Scalar = None
 
 
 class FormPost(CanonicalFields):

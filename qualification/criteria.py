@@ -23,6 +23,7 @@ from pydantic import (
 
 from .closed_sets import PERMANENT_REASONS, Channel, Influence, Reason
 from .contact import check_email, check_state, normalize_country
+from .taxonomy import TaxonomyMap, TaxonomySection
 from .vocab import ORG_TYPES, ROLES, SPECIALTIES, Vocabulary
 
 Band = Literal["low", "mid", "high"]
@@ -430,6 +431,8 @@ class CriteriaSheet(Strict):
     discovery_questions: DiscoveryQuestions
     vocabulary: VocabularyExtras = VocabularyExtras()
     webinar: Webinar = Webinar()
+    # Provider taxonomy codes and Medicare specialty names -> specialties and org types.
+    taxonomy: TaxonomySection = TaxonomySection()
 
 
 @dataclass(frozen=True)
@@ -468,6 +471,11 @@ class Criteria:
     @property
     def label(self) -> str:
         return self.sheet.label
+
+    @cached_property
+    def taxonomy(self) -> TaxonomyMap:
+        """The sheet's `taxonomy:` section over the CMS crosswalk."""
+        return TaxonomyMap(self.sheet.taxonomy, self.vocabulary)
 
     @property
     def version(self) -> str:

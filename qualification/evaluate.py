@@ -37,6 +37,7 @@ from .signals import (
     parse_count,
 )
 from .submission import Submission, submission_from_mapping
+from .taxonomy import npi_deactivation, provider_facts
 from .text import parse_datetime
 from .timeframes import Timeframe, parse_timeframe
 from .vocab import RoleMatch
@@ -172,7 +173,12 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
     if domain is None and email.valid and not email.personal_domain:
         domain = email.domain
 
-    specialty = vocab.specialty(sub.specialty)
+    provider = provider_facts(
+        sub.taxonomy_codes, sub.specialty, sub.entity_type, sub.parent_organization, c.taxonomy
+    )
+    for name, outcome_, detail in provider.lines:
+        checks.append(Check("validation", name, outcome_, detail))
+    specialty = provider.specialty or vocab.specialty(sub.specialty)
     source = "given" if specialty else None
     for text, where in (
         (sub.organization_name, "organization name"),
@@ -182,7 +188,7 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
             specialty = vocab.specialty(text)
             source = where if specialty else None
     given = source == "given"
-    if sub.specialty and not given:
+    if sub.specialty and not given and not provider.read_specialty_text:
         checks.append(
             Check(
                 "validation",
@@ -192,8 +198,10 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
             )
         )
 
-    org_type = vocab.org_type(sub.org_type) or vocab.org_type(sub.organization_name)
-    role = vocab.role(sub.contact_role)
+    org_type = (
+        vocab.org_type(sub.org_type) or provider.org_type or vocab.org_type(sub.organization_name)
+    )
+    role = provider.role or vocab.role(sub.contact_role)
 
     interest = (sub.interest_type or "").strip().lower() or None
     if interest is not None and interest not in INTEREST_TYPES:
@@ -284,7 +292,10 @@ def _hard_stops(f: _Facts, sub: Submission, sheet: CriteriaSheet) -> dict[str, s
                 "A patient writing about their own care "
                 f"({', '.join(patient.cues)}); the message is redacted."
             )
-    if stops.invalid_contact and f.plausible.contact_invalid:
+    deactivated = npi_deactivation(sub.npi, sub.npi_deactivated_on, sub.npi_reactivated_on)
+    if stops.invalid_contact and deactivated:
+        failed["invalid_contact"] = deactivated
+    elif stops.invalid_contact and f.plausible.contact_invalid:
         failed["invalid_contact"] = f.plausible.why_invalid()
     if sub.channel in stops.no_consent_channels and not (f.consent_email or f.consent_phone):
         failed["no_consent"] = f"No email or phone consent on a {sub.channel} submission."
@@ -659,7 +670,9 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         person_key=person.key,
         person_by_phone=person.by_phone,
         contact_name=sub.contact_name,
-        account_keys=account_keys(f.domain, sub.organization_name, f.state),
+        account_keys=account_keys(
+            f.domain, sub.organization_name, f.state, sub.parent_organization
+        ),
         organization_name=sub.organization_name,
         domain=f.domain,
         locations_count=f.locations,

@@ -125,16 +125,24 @@ def organization_name_key(name: str | None) -> str | None:
 
 
 def account_keys(
-    domain: str | None, organization_name: str | None, state: str | None
+    domain: str | None,
+    organization_name: str | None,
+    state: str | None,
+    parent: str | None = None,
 ) -> tuple[str, ...]:
     """Keys that identify the account, strongest first: its registered domain, then its
-    normalized name in its state (a name alone is too common: "Family Medicine Associates")."""
+    normalized name in its state (a name alone is too common: "Family Medicine Associates").
+    An organization subpart (NPPES) belongs to its parent's account: the parent's name comes
+    before its own."""
     keys: list[str] = []
     registered = registered_domain(domain)
     if registered:
         keys.append(f"domain:{registered}")
+    parent_key = organization_name_key(parent)
+    if parent_key:
+        keys.append(f"name:{parent_key}|{(state or '').upper()}")
     name = organization_name_key(organization_name)
-    if name:
+    if name and name != parent_key:
         keys.append(f"name:{name}|{(state or '').upper()}")
     return tuple(keys)
 

@@ -45,6 +45,12 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "email_engagements",
     "webinar_session",
     "webinar_attended",
+    # Provider-data facts (DESIGN §2c): set by the list presets of NPPES and CMS files.
+    "entity_type",
+    "taxonomy_codes",
+    "npi_deactivated_on",
+    "npi_reactivated_on",
+    "parent_organization",
 )
 
 # A file must carry these columns (after header mapping); each row may still leave them empty.
@@ -173,6 +179,11 @@ HEADER_ALIASES: dict[str, str] = {
     "webinar": "webinar_session",
     "webinar_title": "webinar_session",
     "attended": "webinar_attended",
+    "taxonomy_code": "taxonomy_codes",
+    "provider_taxonomy_code": "taxonomy_codes",
+    "primary_taxonomy": "taxonomy_codes",
+    "parent_organization_lbn": "parent_organization",
+    "parent_org": "parent_organization",
 }
 
 NAME_PARTS: tuple[str, ...] = ("first_name", "last_name")
@@ -246,6 +257,13 @@ class Submission:
     email_engagements: str | None = None
     webinar_session: str | None = None
     webinar_attended: str | None = None
+    # "individual" (NPPES entity type 1) or "organization" (type 2); taxonomy codes separated by
+    # ";" with the primary first; NPPES deactivation and reactivation dates; a subpart's parent.
+    entity_type: str | None = None
+    taxonomy_codes: str | None = None
+    npi_deactivated_on: str | None = None
+    npi_reactivated_on: str | None = None
+    parent_organization: str | None = None
     row: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 

@@ -40,6 +40,8 @@ class RunSummary:
     rows: list[dict[str, Any]] = field(default_factory=list)
     # Submissions the database refused even alone: (id, why), marked failed.
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # File-level remarks of the ingest: the list preset used, the columns it ignored.
+    notes: list[str] = field(default_factory=list)
 
     def add_chunk(self, applied: ApplyResult) -> None:
         self.chunks += 1
@@ -55,6 +57,7 @@ class RunSummary:
     def add_ingest(self, report: IngestReport) -> None:
         self.stored, self.already_stored = report.stored, report.already_stored
         self.rejected, self.rejection_report = report.rejected, report.rejection_report
+        self.notes = list(report.notes)
 
     def add_delivery(self, emails: DeliveryReport, handoffs: DeliveryReport) -> None:
         self.emails_sent += emails.delivered

@@ -50,9 +50,12 @@ class IngestReport:
 
 
 @task(name="ingest-file", cache_policy=NO_CACHE, retries=1)
-def ingest_file(path: str, channel: str, url: str | None = None) -> IngestReport:
-    """Stream a file into raw submissions in bulk; every bad row goes to a rejection report."""
-    source = SubmissionFile(Path(path), channel=channel)
+def ingest_file(
+    path: str, channel: str, url: str | None = None, preset: str | None = None
+) -> IngestReport:
+    """Stream a file into raw submissions in bulk; every bad row goes to a rejection report.
+    A list preset (`preset` by name, else one recognised by the headers) maps its columns."""
+    source = SubmissionFile(Path(path), channel=channel, preset=preset)
     report = IngestReport(file=path)
     rejections: list[tuple[int, str, str]] = []
     batch: list[dict[str, Any]] = []
