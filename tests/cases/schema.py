@@ -1,12 +1,14 @@
 """The labelled case set (tests/cases/*.yaml): the schema every case file must follow, how a
 case becomes a submission the way its channel's reader builds one, and how the guide it cites
-is checked. Pure: no database, no Prefect."""
+is checked. No database, no Prefect."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import difflib
 import re
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from adapters.rows import FileError, SubmissionFile
+from intake.app import FormPost
 from qualification.closed_sets import Channel, Reason, Status
 from qualification.submission import Submission as CoreSubmission
 from qualification.submission import canonical_header, safe_payload, submission_from_mapping
@@ -121,6 +125,8 @@ class Expected(BaseModel):
     )
     recheck: bool | None = None  # True: a recheck date is set; False: none
     decision: dict[str, Value] = Field(default_factory=dict)  # Decision attributes that must equal
+    # Another case (the same lead without a nice-to-have) this one must score above (fit + intent).
+    outranks: CaseId | None = None
 
     @model_validator(mode="after")
     def _reason_goes_with_disqualified(self) -> Expected:
@@ -314,35 +320,68 @@ def load_cases(directory: Path = CASES_DIR) -> list[LoadedCase]:
         if path.name != CITATIONS_FILE:
             cases += parse_case_file(path.read_text(encoding="utf-8"), path.name, named)
     owners: dict[str, str] = {}
+    problems = []
     for loaded in cases:
         other = owners.setdefault(loaded.case.id, loaded.file)
         if other != loaded.file:
-            raise CaseFileError(
-                f"{loaded.file}: case {loaded.case.id!r}: id: already used in {other}"
+            problems.append(f"{loaded.file}: case {loaded.case.id!r}: id: already used in {other}")
+    for loaded in cases:
+        target = loaded.case.expected.outranks
+        if target is not None and (target not in owners or target == loaded.case.id):
+            problems.append(
+                f"{loaded.file}: case {loaded.case.id!r}: expected.outranks: "
+                f"{target!r} is not another case of the set"
             )
+    if problems:
+        raise CaseFileError("\n".join(problems))
     return cases
 
 
 def build_submission(loaded: LoadedCase) -> tuple[CoreSubmission, dt.date]:
     """The submission as the channel's reader builds it, and the date the channel run uses.
 
-    A form post is the intake's JSON (values as sent, made safe at the door); webinar and
-    outbound rows are CSV cells (text) under the export's own headers, mapped by the same
-    header aliases as `medleads webinar` and `medleads outbound`."""
+    A form post goes through what the intake does with `POST /v1/forms` (the `FormPost` check,
+    text made safe at the door) and what the worker does with the stored payload; a webinar or
+    outbound row is written as a one-row CSV under the export's own headers and read back by
+    `SubmissionFile`, the reader of `medleads webinar` and `medleads outbound`."""
     case = loaded.case
     channel = str(case.channel)
     fields: dict[str, Scalar] = dict(loaded.fields)
     key = ARRIVAL_KEY[channel]
     if key is not None:
         fields[key] = case.submitted_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    sent: dict[str, object] = (
-        dict(fields) if channel == "form" else {k: _cell(v) for k, v in fields.items()}
-    )
-    safe, problems = safe_payload(sent)
-    if problems:
-        raise CaseFileError(f"{loaded.label}: submission: {problems}")
-    sub = submission_from_mapping(safe, channel=channel, row=None)
+    sub = _form_post(loaded, fields) if channel == "form" else _list_row(loaded, fields, channel)
     return sub, case.submitted_at.astimezone(dt.UTC).date()
+
+
+def _form_post(loaded: LoadedCase, fields: dict[str, Scalar]) -> CoreSubmission:
+    try:
+        FormPost.model_validate(fields)
+    except ValidationError as exc:
+        raise CaseFileError(
+            f"{loaded.label}: the intake would refuse this form: {'; '.join(_problems(exc))}"
+        ) from None
+    payload, problems = safe_payload(fields)
+    if problems:
+        raise CaseFileError(f"{loaded.label}: the intake would refuse this form: {problems}")
+    return submission_from_mapping(payload, channel="form")
+
+
+def _list_row(loaded: LoadedCase, fields: dict[str, Scalar], channel: str) -> CoreSubmission:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{loaded.case.id}.csv"
+        with path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(list(fields))
+            writer.writerow([_cell(v) for v in fields.values()])
+        try:
+            rows = list(SubmissionFile(path, channel=channel).rows())
+        except FileError as exc:
+            raise CaseFileError(f"{loaded.label}: the {channel} reader refuses it: {exc}") from None
+    if len(rows) != 1 or rows[0].submission is None:
+        why = rows[0].error if rows else "no row read"
+        raise CaseFileError(f"{loaded.label}: the {channel} reader refuses the row: {why}")
+    return rows[0].submission
 
 
 def _cell(value: Scalar) -> str:

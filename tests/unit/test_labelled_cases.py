@@ -25,6 +25,7 @@ from tests.paths import DEFAULT_SHEET
 
 CRITERIA = load_criteria(DEFAULT_SHEET)
 CASES = load_cases()
+BY_ID = {c.case.id: c for c in CASES}
 
 
 class CaseDisagrees(AssertionError):
@@ -41,6 +42,11 @@ def _param(loaded: LoadedCase) -> object:
     return pytest.param(loaded, id=loaded.case.id, marks=marks)
 
 
+def _decide(loaded: LoadedCase) -> Decision:
+    sub, today = build_submission(loaded)
+    return evaluate(sub, CRITERIA, today=today)
+
+
 def _disagreements(loaded: LoadedCase, d: Decision) -> list[str]:
     expected = loaded.case.expected
     problems = []
@@ -51,6 +57,14 @@ def _disagreements(loaded: LoadedCase, d: Decision) -> list[str]:
     if expected.recheck is not None and (d.recheck_days is not None) != expected.recheck:
         wanted = "a recheck" if expected.recheck else "no recheck"
         problems.append(f"recheck in {d.recheck_days} days, expected {wanted}")
+    if expected.outranks is not None:
+        other = _decide(BY_ID[expected.outranks])
+        mine, theirs = d.fit_score + d.intent_score, other.fit_score + other.intent_score
+        if mine <= theirs:
+            problems.append(
+                f"fit + intent {mine} is not above {theirs} of {expected.outranks} "
+                "(the same lead without the nice-to-have)"
+            )
     for name, value in expected.decision.items():
         got = getattr(d, name)
         if got != value:
@@ -60,8 +74,7 @@ def _disagreements(loaded: LoadedCase, d: Decision) -> list[str]:
 
 @pytest.mark.parametrize("loaded", [_param(c) for c in CASES])
 def test_each_labelled_case_gets_the_outcome_the_guide_means(loaded: LoadedCase) -> None:
-    sub, today = build_submission(loaded)
-    decision = evaluate(sub, CRITERIA, today=today)
+    decision = _decide(loaded)
     problems = _disagreements(loaded, decision)
     if problems:
         record = "\n    ".join(decision.explanations)
@@ -142,3 +155,13 @@ def test_the_arrival_date_fixes_the_timeline() -> None:
     assert today == case.case.submitted_at.date()
     assert sub.received_at is not None
     assert dt.date.fromisoformat(sub.received_at[:10]) == today
+
+
+def test_a_case_its_channel_would_refuse_is_an_error_naming_the_case() -> None:
+    text = BAD_FILE.replace("sqll", "sql").replace("fax", "outbound")
+    text = text.replace("submission: {organization_name: X}", "submission: {email: a@b.org}", 1)
+    text = text.replace("{organization_name: X}", "{organization_name: X, Email: a@b.org}")
+    form, row = parse_case_file(text, "refused.yaml")
+    with pytest.raises(CaseFileError, match=r"refused.yaml::typo-case: the intake would refuse"):
+        build_submission(form)
+    assert build_submission(row)[0].channel == "outbound"
