@@ -5,6 +5,7 @@ is checked. No database, no Prefect."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import difflib
 import re
@@ -30,6 +31,7 @@ from pydantic import (
 from adapters.rows import FileError, SubmissionFile
 from intake.app import FormPost
 from qualification.closed_sets import Channel, Reason, Status
+from qualification.decision import Decision
 from qualification.submission import Submission as CoreSubmission
 from qualification.submission import canonical_header, safe_payload, submission_from_mapping
 
@@ -92,6 +94,9 @@ class CitationLibrary(BaseModel):
         }
 
 
+_DECISION_FIELDS = frozenset(f.name for f in dataclasses.fields(Decision))
+
+
 def _one_or_more(allowed: type[StrEnum], what: str) -> Callable[[Any], list[str]]:
     """One value, or a list of at least two, each a member of the closed set (with a hint)."""
     names = [str(m) for m in allowed]
@@ -130,6 +135,11 @@ class Expected(BaseModel):
 
     @model_validator(mode="after")
     def _reason_goes_with_disqualified(self) -> Expected:
+        unknown = sorted(set(self.decision) - _DECISION_FIELDS)
+        if unknown:
+            near = difflib.get_close_matches(unknown[0], sorted(_DECISION_FIELDS), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise ValueError(f"decision.{unknown[0]} is not a field of the Decision{hint}")
         if self.reason and self.status != [Status.DISQUALIFIED]:
             raise ValueError("a reason is expected only with status disqualified")
         return self
