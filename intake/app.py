@@ -143,6 +143,8 @@ class CanonicalFields(BaseModel):
     email_engagements: Scalar = None
     webinar_session: Scalar = None
     webinar_attended: Scalar = None
+    decision_maker_role: Scalar = None
+    approver: Scalar = None
 
 
 class FormPost(CanonicalFields):
