@@ -115,8 +115,19 @@ def _fold(text: str) -> str:
     return " ".join(_WORDS.findall(text.lower().replace("\u2019", "").replace("'", "")))
 
 
+# Word stems every path pattern contains one of: a message without any is read no further.
+_TRIGGERS = (
+    "report", "answer", "sign", "approv", "decid", "decision", "final", "choose", "chooses",
+    "select", "pick", "purchas", "budget", "buy in", "loop in", "bring in", "involve", "include",
+    "committee", "make the", "makes the",
+)  # fmt: skip
+
+
 def _from_text(text: str, source: str, vocab: Vocabulary) -> DecisionPath | None:
     """The sentence of `text` that names who decides or signs."""
+    lower = text[:MAX_SCAN_CHARS].lower()
+    if not any(t in lower for t in _TRIGGERS):
+        return None
     for sentence in _SENTENCE.finditer(text[:MAX_SCAN_CHARS]):
         words = _fold(sentence.group())
         for pattern in _PATH_PATTERNS:
