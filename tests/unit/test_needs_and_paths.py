@@ -224,6 +224,10 @@ def test_an_unclear_request_that_is_otherwise_sql_goes_to_a_person(message: str 
         ("Would you consider a reseller arrangement for our scheduling product?", "vendor_"),
         ("I'm a graduate student researching patient intake for my thesis.", "student_"),
         ("Could I interview you for a class project on clinic software?", "student_"),
+        ("Looking for a replacement for our Epic instance.", "out_"),
+        ("We need temporary nurses for the winter.", "out_"),
+        ("Is there an opening for a medical assistant?", "job_"),
+        ("We sell PPE and would like to be your supplier.", "vendor_"),
     ],
 )
 def test_other_needs_are_hard_stops_with_their_reason(message: str, need: str) -> None:
@@ -247,6 +251,23 @@ def test_a_parent_asking_about_a_dermatologist_for_their_child_is_a_caregiver_in
     assert (d.status, d.reason) == ("disqualified", "patient_inquiry")
     assert d.redacted and d.discovery_notes is None
     assert all("eczema" not in e for e in d.explanations)
+
+
+def test_a_caregiver_asking_whether_a_doctor_takes_medicare_is_a_caregiver_inquiry() -> None:
+    d = decide(lead(message="My mother needs a cardiologist, do you take Medicare?"))
+    assert d.reason == "patient_inquiry" and d.redacted
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "We apply for grants every year; our intake forms are a mess.",
+        "We are hiring for a new location and need digital intake.",
+        "Our patients take Medicare and fill out forms on paper.",
+    ],
+)
+def test_a_practice_using_words_of_other_needs_is_still_a_lead(message: str) -> None:
+    assert decide(lead(message=message)).status == "sql"
 
 
 def test_a_practice_writing_about_its_patients_children_is_not_a_caregiver() -> None:
