@@ -148,6 +148,8 @@ class CanonicalFields(BaseModel):
     npi_deactivated_on: Scalar = None
     npi_reactivated_on: Scalar = None
     parent_organization: Scalar = None
+    decision_maker_role: Scalar = None
+    approver: Scalar = None
 
 
 class FormPost(CanonicalFields):

@@ -23,6 +23,7 @@ from pydantic import (
 
 from .closed_sets import PERMANENT_REASONS, Channel, Influence, Reason
 from .contact import check_email, check_state, normalize_country
+from .phrases import PhraseMatcher
 from .taxonomy import TaxonomyMap, TaxonomySection
 from .vocab import ORG_TYPES, ROLES, SPECIALTIES, Vocabulary
 
@@ -267,6 +268,74 @@ class RoutingTable(Strict):
         return result
 
 
+class NeedClass(Strict):
+    """A kind of request (DESIGN §3, need): its phrases and synonyms, and the disqualification
+    reason a match gives. `yields_to_offer`: not a hard stop when the request also matches the
+    offer's scope (a practice replacing its EHR that also asks for digital intake)."""
+
+    reason: Reason
+    label: str = ""
+    phrases: list[str] = Field(min_length=1)
+    yields_to_offer: bool = False
+
+    @field_validator("reason")
+    @classmethod
+    def _from_words(cls, value: Reason) -> Reason:
+        if value in (Reason.DUPLICATE, Reason.TIMING_TOO_FAR):
+            raise ValueError(f"{value} is not decided by the words of a request")
+        return value
+
+
+NeedClassName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class Needs(Strict):
+    """What a request asks for, matched by meaning (qualification/phrases.py): the offer's own
+    scope (a positive match confirms interest in the exact scope, an SQL condition) and classes of
+    other needs, each a hard stop with its reason. With no `offer_scope`, the interest type alone
+    confirms the scope (sheets written before need classes)."""
+
+    offer_scope: list[str] = []
+    classes: dict[NeedClassName, NeedClass] = {}
+    max_gap_words: int = Field(default=2, ge=0, le=5)
+    typos: bool = True
+
+
+class DecisionPath(Strict):
+    """A stated path to the buying committee (a decider or approver named in a field or in the
+    message) makes the contact count as at least `path_counts_as`. A contact on a
+    `hard_stops.no_decision_path_channels` channel whose role is unknown and who names no path is
+    not disqualified: it goes to discovery with `unknown_role_status` (a low-fit lead stays
+    nurture)."""
+
+    path_counts_as: Literal["influencer", "decider"] = "influencer"
+    unknown_role_status: Literal["mql", "nurture", "in_review"] = "mql"
+
+
+class NiceSignal(Strict):
+    points: Points
+    phrases: list[str] = []
+
+
+class NiceToHavePoints(Strict):
+    """Intent points for nice-to-haves (guide §2: they help prioritize after initial fit), on top
+    of the signals that add up to 100; the intent score stays capped at 100. A budget signal is a
+    budget_range given (not "none" or "unknown") or a phrase; the others are phrases."""
+
+    budget_signal: NiceSignal = NiceSignal(points=0)
+    facility_expansion: NiceSignal = NiceSignal(points=0)
+    vendor_switching: NiceSignal = NiceSignal(points=0)
+
+
+class TimelineToSales(Strict):
+    """Guide §6, inbound: route to sales if SQL criteria are met or if timing is provided. A lead
+    on one of `channels` whose routing table says mql, whose fit band is one of `fit_bands` and
+    which gives a timeline that is not far out becomes SQL. No channels: off."""
+
+    channels: list[Channel] = []
+    fit_bands: list[Band] = ["mid"]
+
+
 class SqlConditions(Strict):
     interest_types: list[InterestType] = Field(min_length=1)
     decision_influence: list[Influence] = Field(min_length=1)
@@ -433,6 +502,10 @@ class CriteriaSheet(Strict):
     webinar: Webinar = Webinar()
     # Provider taxonomy codes and Medicare specialty names -> specialties and org types.
     taxonomy: TaxonomySection = TaxonomySection()
+    needs: Needs = Needs()
+    decision_path: DecisionPath = DecisionPath()
+    nice_to_have_points: NiceToHavePoints = NiceToHavePoints()
+    timeline_to_sales: TimelineToSales = TimelineToSales()
 
 
 @dataclass(frozen=True)
@@ -462,6 +535,12 @@ class Criteria:
     source: str
     vocabulary: Vocabulary
     text: str = field(default="", repr=False, compare=False)
+    # The sheet's need classes, offer scope and nice-to-have phrases, compiled once.
+    phrases: PhraseMatcher = field(
+        default_factory=lambda: PhraseMatcher({}), repr=False, compare=False
+    )
+    # The need classes by name, `scope.out_of_scope_services` folded in (`need_classes`).
+    needs: Mapping[str, NeedClass] = field(default_factory=dict, repr=False, compare=False)
 
     def __reduce__(self) -> tuple[Any, tuple[str, str]]:
         """Pickled as its text (the vocabulary holds caches that do not pickle), so a sheet can
@@ -617,8 +696,46 @@ def parse_criteria(text: str, source: str = "<criteria>") -> Criteria:
         raise CriteriaError([Problem(source, path, why) for path, why in cross])
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     return Criteria(
-        sheet=sheet, content_hash=digest, source=source, vocabulary=vocabulary, text=text
+        sheet=sheet,
+        content_hash=digest,
+        source=source,
+        vocabulary=vocabulary,
+        text=text,
+        phrases=sheet_phrases(sheet),
+        needs=need_classes(sheet),
     )
+
+
+OFFER_SCOPE = "offer_scope"
+LEGACY_OUT_OF_SCOPE = "out_of_scope_service"
+
+
+def need_classes(sheet: CriteriaSheet) -> dict[str, NeedClass]:
+    """The sheet's need classes, with `scope.out_of_scope_services` (the older list) folded into
+    an `out_of_scope_service` class."""
+    classes = dict(sheet.needs.classes)
+    legacy = sheet.scope.out_of_scope_services
+    if legacy:
+        known = classes.get(LEGACY_OUT_OF_SCOPE)
+        classes[LEGACY_OUT_OF_SCOPE] = NeedClass(
+            reason=Reason.OUT_OF_SCOPE_SERVICE,
+            label=known.label if known else "a service the offer does not include",
+            phrases=[*(known.phrases if known else []), *legacy],
+            yields_to_offer=known.yields_to_offer if known else False,
+        )
+    return classes
+
+
+def sheet_phrases(sheet: CriteriaSheet) -> PhraseMatcher:
+    """One matcher for the offer scope (group `offer_scope`), each need class (`need:NAME`) and
+    each nice-to-have (`nice:NAME`)."""
+    groups: dict[str, list[str]] = {OFFER_SCOPE: list(sheet.needs.offer_scope)}
+    for name, need in need_classes(sheet).items():
+        groups[f"need:{name}"] = list(need.phrases)
+    nice = sheet.nice_to_have_points
+    for name in NiceToHavePoints.model_fields:
+        groups[f"nice:{name}"] = list(getattr(nice, name).phrases)
+    return PhraseMatcher(groups, max_gap=sheet.needs.max_gap_words, typos=sheet.needs.typos)
 
 
 @lru_cache(maxsize=4)

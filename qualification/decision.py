@@ -123,6 +123,12 @@ class Decision:
     redacted: bool
     checks: tuple[Check, ...]
     criteria_version: str
+    # Where a path to the buying committee was named ("'our CMO signs off' (message)").
+    decision_path: str | None = None
+    # The words of the request that matched the offer's scope, and where.
+    scope_match: str | None = None
+    # The nice-to-haves found ("budget_signal: budget range '$40k' given").
+    nice_to_haves: tuple[str, ...] = ()
 
     @property
     def explanations(self) -> list[str]:
@@ -151,7 +157,7 @@ class Decision:
             for c in self.checks
         ]
         data["consent_given"] = [list(c) for c in self.consent_given]
-        for name in ("borderline_reasons", "account_keys", "discovery_questions"):
+        for name in ("borderline_reasons", "account_keys", "discovery_questions", "nice_to_haves"):
             data[name] = list(data[name])
         data["explanations"] = self.explanations
         return data

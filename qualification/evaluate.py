@@ -21,18 +21,21 @@ from .contact import (
 from .criteria import (
     DISQUALIFICATION_REASONS,
     INTEREST_TYPES,
+    OFFER_SCOPE,
     BandEdges,
     Criteria,
     CriteriaSheet,
 )
 from .decision import Check, Decision, Outcome, RoutePlan, Status
+from .decision_path import DecisionPath, find_decision_path
 from .identity import account_keys, person_key
+from .phrases import Hit
 from .plausible import Field, Plausibility, assess_contact
 from .routing import plan_route
 from .signals import (
+    business_context,
     detect_patient_inquiry,
     detect_spam,
-    find_phrases,
     parse_bool,
     parse_count,
 )
@@ -45,6 +48,19 @@ from .vocab import RoleMatch
 # The reason of a lead whose timeline's window starts beyond the sheet's far horizon, nurtured
 # until a recheck (DESIGN §3); with no re-engagement plan it is `timing_too_far` instead.
 TIMING_FAR_OUT = "timing_far_out"
+# An outbound contact whose role is unknown and who names no path to the buying committee: not
+# disqualified, sent to discovery with the sheet's decision_path.unknown_role_status.
+DECISION_PATH_UNKNOWN = "decision_path_unknown"
+# A lead that is mql but gives a timeline, sent to sales (guide §6; sheet timeline_to_sales).
+TIMELINE_PROVIDED = "timeline_provided"
+# The borderline reason of a lead that would be SQL but whose request names nothing of the
+# offer's scope: a person decides.
+SCOPE_UNCONFIRMED = "scope_unconfirmed"
+# Where the words of a request are read for the offer's scope (the need classes read the message).
+PAGE_TOPIC_FIELDS: tuple[str, ...] = ("page_topics",)
+_NO_BUDGET = frozenset(
+    {"none", "no", "no budget", "0", "0 0", "not sure", "unsure", "unknown", "tbd", "n a", "na"}
+)
 
 HARD_STOP_ORDER: tuple[str, ...] = (
     "spam",
@@ -71,8 +87,20 @@ class _Facts:
     domain: str | None
     specialty: str | None
     specialty_source: str | None
+    specialty_text: str | None
     org_type: str | None
+    org_type_text: str | None
     role: RoleMatch
+    role_text: str | None
+    # The decision influence that counts: the role's, raised by a named path to the committee.
+    influence: str
+    path: DecisionPath | None
+    # The request's first match with the offer's scope, and where it was found.
+    scope: tuple[Hit, str] | None
+    # Need classes the message matches (group "need:NAME").
+    needs: tuple[Hit, ...]
+    # Nice-to-haves found: name -> what showed it.
+    nice: dict[str, str]
     interest: str | None
     timeframe: Timeframe
     consent_email: bool
@@ -180,6 +208,7 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
         checks.append(Check("validation", name, outcome_, detail))
     specialty = provider.specialty or vocab.specialty(sub.specialty)
     source = "given" if specialty else None
+    specialty_text = sub.specialty
     for text, where in (
         (sub.organization_name, "organization name"),
         (sub.webinar_session, "webinar topic"),
@@ -187,6 +216,7 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
         if specialty is None and text:
             specialty = vocab.specialty(text)
             source = where if specialty else None
+            specialty_text = text if specialty else None
     given = source == "given"
     if sub.specialty and not given and not provider.read_specialty_text:
         checks.append(
@@ -198,10 +228,17 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
             )
         )
 
-    org_type = (
-        vocab.org_type(sub.org_type) or provider.org_type or vocab.org_type(sub.organization_name)
-    )
+    org_type = vocab.org_type(sub.org_type) or provider.org_type
+    org_type_text = None
+    if org_type is None and sub.organization_name:
+        org_type = vocab.org_type(sub.organization_name)
+        org_type_text = sub.organization_name if org_type else None
     role = provider.role or vocab.role(sub.contact_role)
+    path = find_decision_path(sub, vocab)
+    influence: str = role.influence
+    if path is not None and _rank(influence) < _rank(sheet.decision_path.path_counts_as):
+        influence = sheet.decision_path.path_counts_as
+    scope, needs, nice = _read_request(sub, c)
 
     interest = (sub.interest_type or "").strip().lower() or None
     if interest is not None and interest not in INTEREST_TYPES:
@@ -229,8 +266,16 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
         domain=domain,
         specialty=specialty,
         specialty_source=source,
+        specialty_text=specialty_text,
         org_type=org_type,
+        org_type_text=org_type_text,
         role=role,
+        role_text=sub.contact_role,
+        influence=influence,
+        path=path,
+        scope=scope,
+        needs=needs,
+        nice=nice,
         interest=interest,
         timeframe=timeframe,
         consent_email=consent_email,
@@ -241,6 +286,53 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
         engagements=_count(sub, "email_engagements", checks),
         attended=parse_bool(sub.webinar_attended) is True,
     )
+
+
+_RANK = {"unknown": 0, "user": 1, "influencer": 2, "decider": 3}
+
+
+def _rank(influence: str) -> int:
+    return _RANK.get(influence, 0)
+
+
+def article(word: str) -> str:
+    """'an influencer', 'a decider', 'a user', 'an unknown'."""
+    vowel = word[:1].lower() in "aeiou" and not word.lower().startswith(("us", "uni", "eu"))
+    return f"{'an' if vowel else 'a'} {word}"
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return f"'{text[:limit]}{'...' if len(text) > limit else ''}'"
+
+
+def _read_request(
+    sub: Submission, c: Criteria
+) -> tuple[tuple[Hit, str] | None, tuple[Hit, ...], dict[str, str]]:
+    """What the request asks for: its first match with the offer's scope (message, webinar
+    topic, page topics) and where; the need classes its message matches; the nice-to-haves."""
+    found = c.phrases.find(sub.message)
+    scope: tuple[Hit, str] | None = next(
+        ((h, "message") for h in found if h.group == OFFER_SCOPE), None
+    )
+    if scope is None:
+        topics = [(sub.webinar_session, "webinar topic")]
+        topics += [(sub.extra.get(name), name.replace("_", " ")) for name in PAGE_TOPIC_FIELDS]
+        for text, where in topics:
+            hit = next((h for h in c.phrases.find(text) if h.group == OFFER_SCOPE), None)
+            if hit is not None:
+                scope = (hit, where)
+                break
+    needs = tuple(h for h in found if h.group.startswith("need:"))
+    nice: dict[str, str] = {}
+    budget = (sub.budget_range or "").strip()
+    if budget and " ".join(budget.lower().replace("/", " ").split()) not in _NO_BUDGET:
+        nice["budget_signal"] = f"budget range {_quote(budget, 40)} given"
+    for hit in found:
+        name = hit.group.removeprefix("nice:")
+        if hit.group.startswith("nice:") and name not in nice:
+            nice[name] = f"{_quote(hit.text)} in the message"
+    return scope, needs, nice
 
 
 def _consent(f: _Facts, sub: Submission, checks: list[Check]) -> None:
@@ -270,8 +362,9 @@ def _consent_given(sub: Submission) -> tuple[tuple[str, bool], ...]:
     return tuple(given)
 
 
-def _hard_stops(f: _Facts, sub: Submission, sheet: CriteriaSheet) -> dict[str, str]:
+def _hard_stops(f: _Facts, sub: Submission, c: Criteria, checks: list[Check]) -> dict[str, str]:
     """Every hard stop that fails, keyed by reason code, with the sentence that explains it."""
+    sheet = c.sheet
     stops = sheet.hard_stops
     scope = sheet.scope
     failed: dict[str, str] = {}
@@ -312,16 +405,66 @@ def _hard_stops(f: _Facts, sub: Submission, sheet: CriteriaSheet) -> dict[str, s
     allowed = (*scope.specialties.core, *scope.specialties.adjacent)
     if stops.different_specialty and f.specialty_source == "given" and f.specialty not in allowed:
         failed["different_specialty"] = f"Specialty {f.specialty} is outside the offer."
-    if stops.out_of_scope_service:
-        found = find_phrases(sub.message, scope.out_of_scope_services)
-        if found:
-            failed["out_of_scope_service"] = f"Asks for a different service: {', '.join(found)}."
-    if sub.channel in stops.no_decision_path_channels and (
-        f.role.influence not in sheet.sql_conditions.decision_influence
+    for hit in f.needs:
+        _need_stop(hit, f, sub, c, failed, checks)
+    if (
+        sub.channel in stops.no_decision_path_channels
+        and f.path is None
+        and f.influence != "unknown"
+        and f.influence not in sheet.sql_conditions.decision_influence
     ):
-        role = f.role.role or "not given"
-        failed["no_decision_path"] = f"Contact role ({role}) is not on the decision path."
+        failed["no_decision_path"] = (
+            f"Contact role {f.role.role} ({_quote(sub.contact_role or '', 40)}) is "
+            f"{article(f.influence)}, not on the decision path, and no path to the buying "
+            "committee is named (no decision maker or approver field, no one named in the "
+            "message as deciding or signing)."
+        )
     return failed
+
+
+def _need_stop(
+    hit: Hit, f: _Facts, sub: Submission, c: Criteria, failed: dict[str, str], checks: list[Check]
+) -> None:
+    """A need class the message matches: a hard stop with the class's reason (when the sheet's
+    hard_stops leave that reason on), unless it yields to a match with the offer's scope."""
+    name = hit.group.removeprefix("need:")
+    need = c.needs.get(name)
+    if need is None:
+        return
+    reason = str(need.reason)
+    label = need.label or name.replace("_", " ")
+    switch = getattr(c.sheet.hard_stops, reason, True)
+    if switch is False or reason in failed:
+        return
+    if need.yields_to_offer and f.scope is not None:
+        said = "" if reason == "patient_inquiry" else f" ({_quote(hit.text)} in the message)"
+        checks.append(
+            Check(
+                "hard_stop",
+                f"need:{name}",
+                "info",
+                f"The message matches need class {name} ({label}){said}, but the request "
+                f"matches the offer's scope too ({f.scope[1]}): not a hard stop.",
+            )
+        )
+        return
+    if reason == "patient_inquiry":
+        if business_context(sub.message):
+            checks.append(
+                Check(
+                    "hard_stop",
+                    f"need:{name}",
+                    "info",
+                    f"The message matches need class {name} ({label}) but speaks as a "
+                    "business (our patients, our practice...): not a patient inquiry.",
+                )
+            )
+            return
+        # The words stay out of the record: the message is redacted.
+        failed[reason] = f"{label.capitalize()} (need class {name}); the message is redacted."
+        return
+    said = f"{_quote(hit.text)} in the message, need class {name}"
+    failed[reason] = f"Asks for {label} ({said})."
 
 
 def _fit(f: _Facts, sheet: CriteriaSheet, checks: list[Check]) -> int:
@@ -337,7 +480,12 @@ def _fit(f: _Facts, sheet: CriteriaSheet, checks: list[Check]) -> int:
     how = (
         ""
         if f.specialty_source in (None, "given")
-        else f" (inferred from the {f.specialty_source})"
+        else f" (inferred from the {f.specialty_source} {_quote(f.specialty_text or '', 60)})"
+    )
+    org_how = (
+        f" (inferred from the organization name {_quote(f.org_type_text, 60)})"
+        if f.org_type_text
+        else ""
     )
     if f.specialty in scope.specialties.core:
         add("specialty", w.specialty.core, "pass", f"{f.specialty} is a core specialty{how}.")
@@ -371,26 +519,54 @@ def _fit(f: _Facts, sheet: CriteriaSheet, checks: list[Check]) -> int:
             "org_type",
             w.org_type.preferred,
             "pass",
-            f"{f.org_type} is a preferred organization type.",
+            f"{f.org_type} is a preferred organization type{org_how}.",
         )
     elif f.org_type in scope.org_types.accepted:
         add(
             "org_type",
             w.org_type.accepted,
             "pass",
-            f"{f.org_type} is an accepted organization type.",
+            f"{f.org_type} is an accepted organization type{org_how}.",
         )
     elif f.org_type is None:
         add("org_type", 0, "unknown", "organization type unknown.")
     else:
-        add("org_type", 0, "fail", f"{f.org_type} is not an organization type we sell to.")
+        add(
+            "org_type",
+            0,
+            "fail",
+            f"{f.org_type} is not an organization type we sell to{org_how}.",
+        )
 
-    influence = f.role.influence
+    influence = f.influence
     role_points = {"decider": w.role.decider, "influencer": w.role.influencer, "user": w.role.user}
-    if influence == "unknown":
-        add("role", 0, "unknown", f"role {f.role.role or 'not given'}: decision influence unknown.")
+    role = _role_words(f)
+    if f.path is not None and influence != f.role.influence:
+        by_title = (
+            "decision influence unknown by title"
+            if f.role.influence == "unknown"
+            else f"{article(f.role.influence)} by title"
+        )
+        add(
+            "role",
+            role_points[influence],
+            "pass",
+            f"{role}: {by_title}, but a path to the buying committee is named, "
+            f"{f.path.described()}: counts as {article(influence)}.",
+        )
+    elif influence == "unknown":
+        add("role", 0, "unknown", f"{role}: decision influence unknown.")
     else:
-        add("role", role_points[influence], "pass", f"role {f.role.role} is a {influence}.")
+        add("role", role_points[influence], "pass", f"{role} is {article(influence)}.")
+        if f.path is not None:
+            checks.append(
+                Check(
+                    "fit",
+                    "decision_path",
+                    "info",
+                    f"Path to the buying committee named: {f.path.described()}.",
+                )
+            )
 
     if f.locations is not None and w.locations:
         step = max(
@@ -431,6 +607,9 @@ def _intent(f: _Facts, sheet: CriteriaSheet, checks: list[Check]) -> int:
             add(name, min(count * rule.each, rule.max), f"{count} {noun}.")
     if f.attended:
         add("webinar_attended", w.webinar_attended, "attended the webinar.")
+    for name, shown in f.nice.items():
+        points = getattr(sheet.nice_to_have_points, name).points
+        add(name, points, f"nice-to-have {name.replace('_', ' ')}: {shown}.")
     return min(total, 100)
 
 
@@ -497,22 +676,27 @@ def _far_out_recheck(timeframe: Timeframe, sheet: CriteriaSheet, today: dt.date)
     return max(days, shortest), why
 
 
+def _role_words(f: _Facts) -> str:
+    if f.role.role is None:
+        return "role not given"
+    if not f.role_text:  # inferred, not written (an NPPES individual's sheet-mapped role)
+        return f"role {f.role.role}"
+    return f"role {f.role.role} ({_quote(f.role_text, 40)})"
+
+
 def _sql_conditions(f: _Facts, sheet: CriteriaSheet) -> list[tuple[str, bool, str]]:
     rules = sheet.sql_conditions
     near = _near_term(f.timeframe, sheet)
     discovery = f.interest in rules.discovery_interest_types or (
         rules.phone_consent_counts_as_discovery and f.consent_phone and f.phone.valid
     )
+    path = f"; path named: {f.path.described()}" if f.path else ""
     return [
-        (
-            "interest_in_scope",
-            f.interest in rules.interest_types,
-            f"interest: {f.interest or 'none'}",
-        ),
+        ("interest_in_scope", _in_scope(f, sheet), _scope_words(f, sheet)),
         (
             "decision_process",
-            f.role.influence in rules.decision_influence,
-            f"contact is a {f.role.influence} ({f.role.role or 'role not given'})",
+            f.influence in rules.decision_influence,
+            f"contact is {article(f.influence)} ({_role_words(f)}{path})",
         ),
         ("near_term_timeline", near, _window_verdict(f.timeframe, sheet)),
         ("discovery_available", discovery, "asked for a meeting or gave phone consent"),
@@ -520,11 +704,36 @@ def _sql_conditions(f: _Facts, sheet: CriteriaSheet) -> list[tuple[str, bool, st
     ]
 
 
+def _scope_required(sheet: CriteriaSheet) -> bool:
+    """Whether the sheet lists its offer's scope: then a request must match it positively."""
+    return bool(sheet.needs.offer_scope)
+
+
+def _in_scope(f: _Facts, sheet: CriteriaSheet) -> bool:
+    asked = f.interest in sheet.sql_conditions.interest_types
+    return asked and (f.scope is not None or not _scope_required(sheet))
+
+
+def _scope_words(f: _Facts, sheet: CriteriaSheet) -> str:
+    asked = f"interest: {f.interest or 'none'}"
+    if f.interest not in sheet.sql_conditions.interest_types:
+        asked += f" (SQL needs one of {', '.join(sheet.sql_conditions.interest_types)})"
+    if f.scope is not None:
+        hit, where = f.scope
+        return f"{asked}; the request names the offer's scope: {_quote(hit.text)} ({where})"
+    if not _scope_required(sheet):
+        return f"{asked}; the sheet lists no offer scope (needs.offer_scope)"
+    return (
+        f"{asked}; nothing in the request (message, webinar topic, page topics) names the "
+        "offer's scope (needs.offer_scope)"
+    )
+
+
 def _unknown_must_haves(f: _Facts, sheet: CriteriaSheet) -> list[str]:
     known = {
         "specialty": f.specialty is not None,
         "org_type": f.org_type is not None,
-        "decision_role": f.role.influence != "unknown",
+        "decision_role": f.influence != "unknown",
         "location": f.country is not None and (not sheet.scope.states or f.state is not None),
         "timeframe": f.timeframe.kind in ("stated", "none"),
     }
@@ -562,7 +771,7 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
     f = _gather(sub, criteria, today, checks)
     _consent(f, sub, checks)
 
-    failed = _hard_stops(f, sub, sheet)
+    failed = _hard_stops(f, sub, criteria, checks)
     for name in HARD_STOP_ORDER:
         if name in failed:
             checks.append(Check("hard_stop", name, "fail", f"Hard stop {name}: {failed[name]}"))
@@ -575,21 +784,27 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
     fit_band = band_of(fit, bands.fit)
     intent_band = band_of(intent, bands.intent)
     action = sheet.routing_table.action(fit_band, intent_band)
-    checks.append(
-        Check(
-            "band",
-            "routing_table",
-            "info",
-            f"Fit {fit} is {fit_band}, intent {intent} is {intent_band}: "
-            f"the routing table says {action}.",
+    conditions = _sql_conditions(f, sheet)
+    far_out = not failed and _far_out(f.timeframe, sheet)
+    bands_said = f"Fit {fit} is {fit_band}, intent {intent} is {intent_band}"
+    if failed:
+        first = next(n for n in HARD_STOP_ORDER if n in failed)
+        said = (
+            f"{bands_said}: the routing table would say {action}, but it does not apply: "
+            f"the hard stop {first} disqualifies first."
         )
-    )
+    elif far_out:
+        said = (
+            f"{bands_said}: the routing table would say {action}, but it does not apply: "
+            "the timeline is far out."
+        )
+    else:
+        said = f"{bands_said}: the routing table says {action}."
+    checks.append(Check("band", "routing_table", "info", said))
 
     reason = ""
     status: Status
     recheck_days: int | None = None
-    conditions = _sql_conditions(f, sheet)
-    far_out = not failed and _far_out(f.timeframe, sheet)
     if failed:
         reason = next(n for n in HARD_STOP_ORDER if n in failed)
         status = "disqualified"
@@ -604,7 +819,8 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
                 f"{_window_verdict(f.timeframe, sheet)}.",
             )
         )
-        status, reason = _status(action, conditions, f, sheet, checks)
+        status, reason = _status(action, conditions, f, sub, sheet, fit_band, checks)
+        status, reason = _discovery(status, reason, f, sub, sheet, checks)
 
     borderline_reasons: list[str] = []
     proposed: Status | None = None
@@ -612,6 +828,22 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         borderline_reasons = _borderline(
             fit, intent, fit_band, intent_band, action, conditions, f, sheet, checks
         )
+        if reason == DECISION_PATH_UNKNOWN and sheet.decision_path.unknown_role_status == (
+            "in_review"
+        ):
+            borderline_reasons.insert(0, DECISION_PATH_UNKNOWN)
+        if _scope_unconfirmed(status, reason, conditions, f, sheet):
+            borderline_reasons.insert(0, SCOPE_UNCONFIRMED)
+            checks.append(
+                Check(
+                    "borderline",
+                    SCOPE_UNCONFIRMED,
+                    "unknown",
+                    "Borderline: everything else says SQL, but the request does not name the "
+                    "offer's scope (a demo or pricing request alone does not confirm the exact "
+                    "scope): a person decides.",
+                )
+            )
         if borderline_reasons:
             proposed = status
             status = "in_review"
@@ -681,7 +913,7 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         specialty=f.specialty,
         org_type=f.org_type,
         role=f.role.role,
-        influence=f.role.influence,
+        influence=f.influence,
         country=f.country,
         state=f.state,
         interest_type=f.interest,
@@ -690,7 +922,9 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         sla_hours=sla,
         recheck_days=recheck_days,
         route=route,
-        discovery_questions=discovery if status == "sql" or proposed == "sql" else (),
+        discovery_questions=discovery
+        if status == "sql" or proposed == "sql" or SCOPE_UNCONFIRMED in borderline_reasons
+        else (),
         discovery_notes=None if redacted else sub.message,
         current_vendor=sub.current_vendor,
         budget_range=sub.budget_range,
@@ -699,6 +933,11 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
         redacted=redacted,
         checks=tuple(checks),
         criteria_version=criteria.version,
+        decision_path=None if f.path is None or redacted else f.path.described(),
+        scope_match=None
+        if f.scope is None or redacted
+        else f"{_quote(f.scope[0].text)} ({f.scope[1]})",
+        nice_to_haves=() if redacted else tuple(f"{k}: {v}" for k, v in f.nice.items()),
     )
 
 
@@ -752,6 +991,99 @@ def _status(
     action: str,
     conditions: list[tuple[str, bool, str]],
     f: _Facts,
+    sub: Submission,
+    sheet: CriteriaSheet,
+    fit_band: str,
+    checks: list[Check],
+) -> tuple[Status, str]:
+    status, reason = _table_status(action, conditions, f, sheet, checks)
+    rule = sheet.timeline_to_sales
+    if (
+        status == "mql"
+        and sub.channel in rule.channels
+        and fit_band in rule.fit_bands
+        and f.timeframe.kind == "stated"
+    ):
+        checks.append(
+            Check(
+                "status",
+                TIMELINE_PROVIDED,
+                "pass",
+                f"Status sql: a timeline is provided ({f.timeframe.described()}) on a "
+                f"{sub.channel} lead with {fit_band} fit (timeline_to_sales; guide §6: route to "
+                "sales if SQL criteria are met or if timing is provided).",
+            )
+        )
+        return "sql", TIMELINE_PROVIDED
+    return status, reason
+
+
+def _discovery(
+    status: Status,
+    reason: str,
+    f: _Facts,
+    sub: Submission,
+    sheet: CriteriaSheet,
+    checks: list[Check],
+) -> tuple[Status, str]:
+    """An outbound contact whose role is unknown and who names no path: not disqualified, sent
+    to discovery with the sheet's status; a low-fit lead (nurture) stays nurture."""
+    if (
+        sub.channel not in sheet.hard_stops.no_decision_path_channels
+        or f.influence != "unknown"
+        or f.path is not None
+    ):
+        return status, reason
+    if status == "nurture":
+        checks.append(
+            Check(
+                "status",
+                DECISION_PATH_UNKNOWN,
+                "unknown",
+                f"The contact's role is unknown ({_role_words(f)}) and no path to the buying "
+                "committee is named: unknown, not failed, so not no_decision_path; the lead "
+                "stays nurture (the routing table says nurture).",
+            )
+        )
+        return status, reason
+    wanted = sheet.decision_path.unknown_role_status
+    new: Status = "mql" if wanted == "in_review" else wanted
+    then = "a person decides" if wanted == "in_review" else f"status {wanted}"
+    checks.append(
+        Check(
+            "status",
+            DECISION_PATH_UNKNOWN,
+            "unknown",
+            f"The contact's role is unknown ({_role_words(f)}) and no path to the buying "
+            f"committee is named: unknown, not failed, so not no_decision_path; discovery asks "
+            f"who decides: {then} (decision_path.unknown_role_status).",
+        )
+    )
+    return new, DECISION_PATH_UNKNOWN
+
+
+def _scope_unconfirmed(
+    status: Status,
+    reason: str,
+    conditions: list[tuple[str, bool, str]],
+    f: _Facts,
+    sheet: CriteriaSheet,
+) -> bool:
+    """An otherwise-SQL lead whose request names nothing of the offer's scope."""
+    if not _scope_required(sheet) or f.scope is not None:
+        return False
+    if f.interest not in sheet.sql_conditions.interest_types and reason != TIMELINE_PROVIDED:
+        return False
+    if reason == TIMELINE_PROVIDED:
+        return True
+    unmet = [name for name, met, _ in conditions if not met]
+    return status in ("mql", "mql_no_timeline") and unmet == ["interest_in_scope"]
+
+
+def _table_status(
+    action: str,
+    conditions: list[tuple[str, bool, str]],
+    f: _Facts,
     sheet: CriteriaSheet,
     checks: list[Check],
 ) -> tuple[Status, str]:
@@ -778,13 +1110,21 @@ def _status(
                 )
             )
             return "sql", "sql_conditions_met"
-        if unmet == ["near_term_timeline"] and no_timing:
+        asked = f.interest in sheet.sql_conditions.interest_types
+        # Interest without timing (guide §4) is about the interest shown; whether the request
+        # names the exact scope matters for SQL, not for this status.
+        if (
+            asked
+            and no_timing
+            and [u for u in unmet if u != "interest_in_scope"] == ["near_term_timeline"]
+        ):
             checks.append(
                 Check(
                     "status",
                     "interest_without_timing",
                     "info",
-                    "Status mql_no_timeline: SQL but for a timeline.",
+                    f"Status mql_no_timeline: asked for {f.interest}, but "
+                    f"{_window_verdict(f.timeframe, sheet)} (interest without timing).",
                 )
             )
             return "mql_no_timeline", "interest_without_timing"
@@ -793,7 +1133,7 @@ def _status(
                 "status",
                 "sql_conditions_unmet",
                 "info",
-                f"Status mql: SQL conditions not met: {', '.join(unmet)}.",
+                f"Status mql: SQL conditions not met: {_unmet_words(conditions)}.",
             )
         )
         return "mql", "sql_conditions_unmet"
@@ -803,7 +1143,8 @@ def _status(
                 "status",
                 "interest_without_timing",
                 "info",
-                f"Status mql_no_timeline: asked for {f.interest} without a timeline.",
+                f"Status mql_no_timeline: asked for {f.interest}, but "
+                f"{_window_verdict(f.timeframe, sheet)} (interest without timing).",
             )
         )
         return "mql_no_timeline", "interest_without_timing"
@@ -811,6 +1152,15 @@ def _status(
         Check("status", "routing_table_mql", "info", "Status mql: the routing table says mql.")
     )
     return "mql", "routing_table_mql"
+
+
+def _unmet_words(conditions: list[tuple[str, bool, str]]) -> str:
+    """The unmet SQL conditions, the timing one with the rule that fired."""
+    return ", ".join(
+        f"{name} ({detail})" if name == "near_term_timeline" else name
+        for name, met, detail in conditions
+        if not met
+    )
 
 
 def _near_sql_edge(

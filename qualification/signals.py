@@ -288,6 +288,12 @@ def detect_patient_inquiry(
     return PatientSignal(_B2B.search(text) is None, cues)
 
 
+def business_context(message: str | None) -> bool:
+    """Whether a message speaks as a business (our patients, our practice, a demo, our EHR...):
+    what tells a practice writing about patients from a patient or caregiver."""
+    return bool(message) and _B2B.search(_words(message or "")) is not None
+
+
 _NOT_PATIENT = PatientSignal(False, ())
 _NO_ORGANIZATION = frozenset({"none", "n a", "na", "not applicable", "no organization"})
 

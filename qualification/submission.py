@@ -51,6 +51,8 @@ CANONICAL_FIELDS: tuple[str, ...] = (
     "npi_deactivated_on",
     "npi_reactivated_on",
     "parent_organization",
+    "decision_maker_role",
+    "approver",
 )
 
 # A file must carry these columns (after header mapping); each row may still leave them empty.
@@ -184,6 +186,23 @@ HEADER_ALIASES: dict[str, str] = {
     "primary_taxonomy": "taxonomy_codes",
     "parent_organization_lbn": "parent_organization",
     "parent_org": "parent_organization",
+    "decision_maker": "decision_maker_role",
+    "decision_maker_title": "decision_maker_role",
+    "decision_maker_name": "decision_maker_role",
+    "decider": "decision_maker_role",
+    "final_decision_maker": "decision_maker_role",
+    "approver_role": "approver",
+    "final_approver": "approver",
+    "signer": "approver",
+    "signatory": "approver",
+    "approved_by": "approver",
+    "committee": "committee_notes",
+    "buying_committee_notes": "committee_notes",
+    "reports_to_role": "reports_to",
+    "page_topic": "page_topics",
+    "pages_visited": "page_topics",
+    "visited_pages": "page_topics",
+    "high_intent_pages": "page_topics",
 }
 
 NAME_PARTS: tuple[str, ...] = ("first_name", "last_name")
@@ -264,6 +283,9 @@ class Submission:
     npi_deactivated_on: str | None = None
     npi_reactivated_on: str | None = None
     parent_organization: str | None = None
+    # Who decides or signs, when the person is not the decider (DESIGN §2a).
+    decision_maker_role: str | None = None
+    approver: str | None = None
     row: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 

@@ -702,6 +702,11 @@ def handoff_payload(
         "discovery_questions": list(record.get("discovery_questions", [])),
         "current_vendor": record.get("current_vendor"),
         "budget_range": record.get("budget_range"),
+        # Issue 12: the named path to the buying committee, the words that matched the offer's
+        # scope and the nice-to-haves found (none of them when redacted).
+        "decision_path": None if lead.redacted else record.get("decision_path"),
+        "scope_match": None if lead.redacted else record.get("scope_match"),
+        "nice_to_haves": [] if lead.redacted else list(record.get("nice_to_haves") or []),
         "owner": {"id": owner.id, "name": owner.name, "email": owner.email} if owner else None,
         "sla_due_at": lead.sla_due_at.isoformat() if lead.sla_due_at else None,
         "consent": consent,

@@ -41,6 +41,9 @@ SQL_FORM: dict[str, Any] = {
     "contact_role": "Practice Administrator",
     "specialty": "cardiology",
     "interest_type": "demo",
+    # SQL needs the request to name the offer's scope (guide §4 "confirmed interest in the exact
+    # service scope"; DESIGN §3 need): a demo request alone now goes to a person.
+    "message": "We want to move new-patient intake online.",
     "timeframe": "within 60 days",
     "consent_email": "yes",
     "consent_phone": "yes",

@@ -30,7 +30,12 @@ DEFAULT = load_criteria(DEFAULT_SHEET)
 
 def sheet(tmp_path: Path, name: str, demo_points: int = 40) -> Path:
     path = tmp_path / name
-    path.write_text(DEFAULT_SHEET.read_text().replace("demo: 40,", f"demo: {demo_points},"))
+    # form-0001 gives a budget range, a nice-to-have worth 10 intent points (DESIGN §3, issue
+    # 12): a draft with fewer demo points scores it 0 as well, so form-0001 moves as before.
+    text = DEFAULT_SHEET.read_text().replace("demo: 40,", f"demo: {demo_points},")
+    if demo_points != 40:
+        text = text.replace("budget_signal:\n    points: 10", "budget_signal:\n    points: 0")
+    path.write_text(text)
     return path
 
 

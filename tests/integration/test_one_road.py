@@ -41,6 +41,9 @@ FORM: dict[str, Any] = {
     "phone": "(845) 555-0142",
     "specialty": "cardiology",
     "interest_type": "demo",
+    # SQL needs the request to name the offer's scope (guide §4 "confirmed interest in the exact
+    # service scope"; DESIGN §3 need): a demo request alone now goes to a person.
+    "message": "Our front desk still hands out paper intake forms.",
     "timeframe": "within 60 days",
     "consent_phone": "yes",
     "page_visits_high_intent": "5",
@@ -80,10 +83,10 @@ def test_first_and_last_name_columns_reach_the_email_and_the_handoff(
     path.write_text(
         "First Name,Last Name,Company,Website,State,Job Title,Email,Phone,Specialty,"
         "Interest,Timeline,Email Opt In,Phone Opt In,Page Visits High Intent,"
-        "Organization Type,Locations,Content Downloads\n"
+        "Organization Type,Locations,Content Downloads,Comments\n"
         "Maria,Alvarez,Hudson Valley Cardiology Associates,hvcardiology.example.com,NY,"
         "Practice Administrator,malvarez@hvcardiology.example.com,(845) 555-0142,cardiology,"
-        "demo,within 60 days,yes,yes,5,group practice,4,1\n"
+        "demo,within 60 days,yes,yes,5,group practice,4,1,We want digital intake forms.\n"
     )
     assert ingest_file.fn(str(path), "form", url=db_url).stored == 1
     _, [decision] = process(db_url)
@@ -285,7 +288,7 @@ def test_the_handoff_holds_one_line_fields_and_the_notes_keep_their_lines(
             **FORM,
             "name": "Maria\r\nAlvarez",
             "organization": "Hudson Valley\tCardiology",
-            "message": "First line.\r\nSecond line.",
+            "message": "First line: paper intake forms.\r\nSecond line.",
         },
     )
     process(db_url)
@@ -297,4 +300,4 @@ def test_the_handoff_holds_one_line_fields_and_the_notes_keep_their_lines(
         == handoff["account"]["name"]
         == ("Hudson Valley Cardiology")
     )
-    assert handoff["discovery_notes"] == "First line.\nSecond line."
+    assert handoff["discovery_notes"] == "First line: paper intake forms.\nSecond line."

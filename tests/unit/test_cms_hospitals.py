@@ -61,8 +61,10 @@ def test_every_cms_hospital_is_evaluated_with_its_phone_in_e164() -> None:
         elif row["Hospital Type"] == "Psychiatric":
             expected["wrong_org_type"] += 1
         else:
-            # An outbound row with no contact role has no decision path.
-            expected["no_decision_path"] += 1
+            # An outbound row with no contact role is unknown, not failed (guide §12: "not the
+            # decision role and no path to the buying committee"; DESIGN §3): a hospital alone
+            # is low fit, so the routing table's nurture (it was no_decision_path before).
+            expected["routing_table_nurture"] += 1
     assert Counter(line["reason"] for line in lines) == expected
 
 
@@ -81,4 +83,7 @@ def test_in_scope_hospitals_with_a_deciding_contact_are_scored_as_accepted_org_t
     assert lines and all(line["status"] != "disqualified" for line in lines)
     for line in lines:
         assert "Fit +10: hospital is an accepted organization type." in line["explanations"]
-        assert "Fit +20: role operations_leader is a decider." in line["explanations"]
+        assert (
+            "Fit +20: role operations_leader ('Director of Operations') is a decider."
+            in line["explanations"]
+        )

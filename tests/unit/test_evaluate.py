@@ -36,6 +36,9 @@ SQL_LEAD = Submission(
     specialty="Cardiology",
     interest_type="demo",
     timeframe="within 60 days",
+    # SQL needs "confirmed interest in the exact service scope" (guide §4, DESIGN §3 need): the
+    # request names the offer's scope; a demo request alone goes to a person.
+    message="Our front desk still hands out paper intake forms; we'd like to see a demo.",
     consent_email="yes",
     consent_phone="yes",
     page_visits_high_intent="5",
@@ -93,7 +96,9 @@ def test_every_point_of_both_scores_is_explained() -> None:
         ({"specialty": "dentistry"}, "different_specialty"),
         ({"message": "We need an outsourced billing partner."}, "out_of_scope_service"),
         ({"channel": "outbound", "contact_role": "Receptionist"}, "no_decision_path"),
-        ({"channel": "outbound", "contact_role": None}, "no_decision_path"),
+        # An outbound row with no role is no longer here: unknown is not failed (guide §12, "not
+        # the decision role and no path to the buying committee"; DESIGN §3); see
+        # tests/unit/test_needs_and_paths.py.
     ],
 )
 def test_each_hard_stop_disqualifies_with_its_reason(
@@ -133,8 +138,8 @@ def test_an_out_of_scope_specialty_guessed_from_the_name_is_not_a_hard_stop() ->
     d = decide(lead(specialty=None, organization_name="Bright Smiles Dental Group"))
     assert d.status != "disqualified"
     assert (
-        "Fit +0: dentistry is not a specialty we serve (inferred from the organization name)."
-        in (d.explanations)
+        "Fit +0: dentistry is not a specialty we serve (inferred from the organization name "
+        "'Bright Smiles Dental Group')." in (d.explanations)
     )
 
 
@@ -202,10 +207,13 @@ def test_intent_band_edges(score: int, band: str) -> None:
         # 15 adjacent + 15 territory + 20 preferred + 20 decider = 70: just high, so just SQL.
         ({"specialty": "podiatry", "locations_count": None}, 70, "sql"),
         # 15 + 15 + 20 + 12 influencer + 7 (3 locations) = 69: just mid, SQL across the edge.
+        # A mid-fit form lead that gives a timeline is SQL (guide §6, inbound: "route to sales
+        # if SQL criteria are met or if timing is provided"; sheet timeline_to_sales), so the
+        # automatic outcome is sql on this side too; it was mql before.
         (
             {"specialty": "podiatry", "contact_role": "Medical Director", "locations_count": "3"},
             69,
-            "mql",
+            "sql",
         ),
     ],
 )
