@@ -13,7 +13,12 @@ from tasks.artifacts import RunSummary
 
 from .console import err, out
 
-FileArg = Annotated[Path, typer.Argument(help="CSV (any common export) or JSONL.", exists=True)]
+FileArg = Annotated[
+    Path,
+    typer.Argument(
+        help="CSV (any common export) or JSONL.", exists=True, dir_okay=False, readable=True
+    ),
+]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Submissions per chunk.")]
 
 
@@ -53,6 +58,9 @@ def _run(channel: str, file: Path, batch_size: int) -> RunSummary:
             summary = webinar(file=str(file.resolve()), batch_size=batch_size)
     except FileError as exc:
         err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        err.print(f"{file}: cannot be read: {exc.strerror or exc}", markup=False)
         raise typer.Exit(2) from None
     print_summary(summary)
     return summary
