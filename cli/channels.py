@@ -46,16 +46,19 @@ def print_summary(summary: RunSummary) -> None:
 
 
 def _run(channel: str, file: Path, batch_size: int) -> RunSummary:
+    from .progress import file_progress
+
     upgrade()
     try:
-        if channel == "outbound":
-            from flows.outbound_list import outbound_list
+        with file_progress(file):
+            if channel == "outbound":
+                from flows.outbound_list import outbound_list
 
-            summary = outbound_list(file=str(file.resolve()), batch_size=batch_size)
-        else:
-            from flows.webinar import webinar
+                summary = outbound_list(file=str(file.resolve()), batch_size=batch_size)
+            else:
+                from flows.webinar import webinar
 
-            summary = webinar(file=str(file.resolve()), batch_size=batch_size)
+                summary = webinar(file=str(file.resolve()), batch_size=batch_size)
     except FileError as exc:
         err.print(str(exc), markup=False)
         raise typer.Exit(2) from None

@@ -34,6 +34,11 @@ def test_outbound_then_leads_list_and_show(settings_env: Path) -> None:
     assert "outbound: 6 processed in 1 chunk(s); 6 new lead(s)" in result.stdout
     assert "rows stored 6, already stored 0, rejected 1" in result.stdout
 
+    # What the progress bar of a terminal run reads: rows finished of the rows in the file.
+    from cli.progress import data_rows, rows_finished
+
+    assert (rows_finished("outbound.csv"), data_rows(SAMPLES / "outbound.csv")) == (6, 7)
+
     listed = runner.invoke(app, ["leads", "list", "--format", "jsonl"])
     lines = [json.loads(line) for line in listed.stdout.splitlines()]
     assert len(lines) == 6
