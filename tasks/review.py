@@ -229,7 +229,8 @@ def _label(review: Review, org: Organization | None) -> str:
     name = one_line(org.name) if org and org.name else "unnamed organization"
     if len(name) > 60:
         name = name[:59] + "…"
-    return f"review {review.id[:8]}: {name} (proposed {review.proposed_status or '?'})"
+    due = f", due {review.due_at:%m-%d %H:%M} UTC" if review.due_at else ""
+    return f"review {review.id[:8]}: {name} (proposed {review.proposed_status or '?'}{due})"
 
 
 def inbox_url() -> str:

@@ -196,7 +196,11 @@ def test_a_review_suspends_is_refused_bad_input_and_applies_one_decision(served:
     assert review.flow_run_id is not None
     # Suspended means the run's process has exited: nothing is held while a person decides.
     run = run_of(review.flow_run_id)
-    assert run.name == f"review {review.id[:8]}: Lakeside Wellness 1 (proposed nurture)"
+    assert review.due_at is not None
+    due = f"{review.due_at:%m-%d %H:%M}"
+    assert (
+        run.name == f"review {review.id[:8]}: Lakeside Wellness 1 (proposed nurture, due {due} UTC)"
+    )
     assert {"review", "review-pending"} <= set(run.tags)
     assert run.state is not None and run.state.is_paused()
     assert run.state.message.startswith("waiting for a reviewer: Lakeside Wellness 1")
