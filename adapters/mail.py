@@ -71,6 +71,7 @@ KIND_VARIABLES: Mapping[str, frozenset[str]] = {
             "scorecard",
             "reason",
             "review_url",
+            "inbox_url",
             "due_at",
             "is_reminder",
             "is_escalation",

@@ -189,3 +189,13 @@ def ensure_crash_detection(heartbeat_seconds: int, misses: int = 3) -> bool:
             )
         )
     return True
+
+
+def retag_flow_run(flow_run_id: str, *, add: Collection[str], remove: Collection[str]) -> None:
+    """Change a flow run's tags (a review run leaves the `review-pending` inbox once decided)."""
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(flow_run_id))
+        tags = [t for t in run.tags if t not in remove]
+        tags += [t for t in add if t not in tags]
+        if tags != run.tags:
+            client.update_flow_run(UUID(flow_run_id), tags=tags)

@@ -14,7 +14,12 @@ from tasks.artifacts import RunSummary
 
 from .console import err, out
 
-FileArg = Annotated[Path, typer.Argument(help="CSV (any common export) or JSONL.", exists=True)]
+FileArg = Annotated[
+    Path,
+    typer.Argument(
+        help="CSV (any common export) or JSONL.", exists=True, dir_okay=False, readable=True
+    ),
+]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Submissions per chunk.")]
 PresetOpt = Annotated[
     str | None,
@@ -52,18 +57,26 @@ def print_summary(summary: RunSummary) -> None:
 
 
 def _run(channel: str, file: Path, batch_size: int, preset: str | None = None) -> RunSummary:
+    from .progress import file_progress
+
     upgrade()
     try:
-        if channel == "outbound":
-            from flows.outbound_list import outbound_list
+        with file_progress(file):
+            if channel == "outbound":
+                from flows.outbound_list import outbound_list
 
-            summary = outbound_list(file=str(file.resolve()), batch_size=batch_size, preset=preset)
-        else:
-            from flows.webinar import webinar
+                summary = outbound_list(
+                    file=str(file.resolve()), batch_size=batch_size, preset=preset
+                )
+            else:
+                from flows.webinar import webinar
 
-            summary = webinar(file=str(file.resolve()), batch_size=batch_size)
+                summary = webinar(file=str(file.resolve()), batch_size=batch_size)
     except FileError as exc:
         err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        err.print(f"{file}: cannot be read: {exc.strerror or exc}", markup=False)
         raise typer.Exit(2) from None
     print_summary(summary)
     return summary

@@ -147,6 +147,8 @@ def demo() -> None:
 
 
 def _summary(s: Stack, reviews: list[dict[str, Any]]) -> None:
+    from tasks.review import PENDING_TAG
+
     leads = lead_lines()
     statuses = Counter(line["status"] for line in leads)
     owners = Counter(line["owner"] for line in leads if line["owner"])
@@ -162,18 +164,24 @@ def _summary(s: Stack, reviews: list[dict[str, Any]]) -> None:
     table.add_row("owners", ", ".join(f"{k} {v}" for k, v in owners.most_common()))
     table.add_row("emails written", f"{len(outbox)} .eml files in {s.data / 'outbox'}")
     table.add_row("CRM handoffs", f"{handed} lines in {handoffs}")
-    table.add_row("reviews waiting", str(len(reviews)))
+    table.add_row("reviews waiting", f"{len(reviews)}: {s.ui}/runs?tag={PENDING_TAG}")
     for review in reviews:
         table.add_row(
-            f"  {review['organization']}",
+            f"  {review['review_id'][:8]} {review['organization']}",
             f"{review['run_state']}: {s.ui}/runs/flow-run/{review['flow_run_id']}",
         )
     table.add_row("Prefect UI", s.ui)
     table.add_row("intake", f"{s.intake_url}/v1/forms (signed posts; see README)")
     out.print(table)
-    out.print("decide a review: open its link and press Resume, or from this shell:", markup=False)
+    out.print(
+        f"decide a review: open the inbox ({s.ui}/runs?tag={PENDING_TAG}), a run, Resume; "
+        "or from this shell:",
+        markup=False,
+    )
     out.print(f"  export PREFECT_API_URL={s.prefect_api}", markup=False)
     out.print(
-        "  .venv/bin/medleads review list; .venv/bin/medleads review approve <id>", markup=False
+        "  .venv/bin/medleads review list; .venv/bin/medleads review approve <review id> "
+        "--reviewer <a reviewer of the sheet>",
+        markup=False,
     )
     out.print("stop everything: make stop")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import sys
 from collections import defaultdict
 from typing import Annotated, Any
@@ -22,7 +24,10 @@ from models.tables import (
     Organization,
     RawSubmission,
     SentEmail,
+    utcnow,
 )
+from qualification.closed_sets import Channel, Status
+from qualification.text import parse_datetime
 
 from .console import OutputFormat, err, out
 
@@ -38,15 +43,30 @@ def db_upgrade() -> None:
     out.print(f"database is up to date: {url.split('@')[-1]}", markup=False)
 
 
-def lead_lines(status: str | None = None) -> list[dict[str, Any]]:
-    """One dict per lead with the fields of DESIGN §9, oldest first."""
+def lead_lines(
+    status: str | None = None,
+    *,
+    channel: str | None = None,
+    since: dt.datetime | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """One dict per lead with the fields of DESIGN §9, oldest first; with `limit`, the newest
+    `limit` of them."""
     with session_scope() as session:
         query = select(Lead, Organization.name).join(
             Organization, col(Organization.id) == col(Lead.organization_id)
         )
         if status:
             query = query.where(col(Lead.status) == status)
-        rows = session.exec(query.order_by(col(Lead.created_at), col(Lead.id))).all()
+        if channel:
+            query = query.where(col(Lead.channel) == channel)
+        if since:
+            query = query.where(col(Lead.created_at) >= since)
+        if limit:
+            query = query.order_by(col(Lead.created_at).desc(), col(Lead.id).desc()).limit(limit)
+            rows = list(reversed(session.exec(query).all()))
+        else:
+            rows = list(session.exec(query.order_by(col(Lead.created_at), col(Lead.id))).all())
         submissions: dict[str, list[str]] = defaultdict(list)
         for sub_id, lead_id in session.exec(
             select(RawSubmission.id, RawSubmission.lead_id)
@@ -74,15 +94,55 @@ def lead_lines(status: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+TABLE_LIMIT = 100
+
+
+def _since(text: str | None) -> dt.datetime | None:
+    """`--since`: a date or time (UTC unless it says otherwise), or time back (`24h`, `7d`)."""
+    if not text:
+        return None
+    back = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([hd])\s*", text.lower())
+    if back:
+        hours = float(back[1]) * (24 if back[2] == "d" else 1)
+        return utcnow() - dt.timedelta(hours=hours)
+    try:
+        when = parse_datetime(text)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{text!r}: a date (2026-11-30), a time (2026-11-30T08:00) or 24h / 7d ({exc})",
+            param_hint="--since",
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
 @leads_app.command("list")
 def leads_list(
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="table or jsonl.")
     ] = OutputFormat.table,
-    status: Annotated[str | None, typer.Option(help="Only leads with this status.")] = None,
+    status: Annotated[Status | None, typer.Option(help="Only leads with this status.")] = None,
+    channel: Annotated[Channel | None, typer.Option(help="Only leads from this channel.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only leads created since: a date, a time, or hours/days back (24h)."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help=f"The newest N leads (the table shows {TABLE_LIMIT} by default; 0: all).",
+        ),
+    ] = None,
 ) -> None:
-    """Every stored lead with status, reason, owner, scores and bands."""
-    lines = lead_lines(status)
+    """Stored leads with status, reason, owner, scores and bands; filters combine."""
+    if limit is None and fmt is OutputFormat.table:
+        limit = TABLE_LIMIT
+    lines = lead_lines(
+        status.value if status else None,
+        channel=channel.value if channel else None,
+        since=_since(since),
+        limit=limit or None,
+    )
     if fmt is OutputFormat.jsonl:
         for line in lines:
             sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -102,6 +162,8 @@ def leads_list(
             f"{line['intent_score']} {line['intent_band']}",
         )
     out.print(table)
+    if limit and len(lines) == limit:
+        out.print(f"the newest {limit} shown; --limit 0 shows all", markup=False)
 
 
 def find_lead(prefix: str) -> Lead:

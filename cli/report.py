@@ -44,11 +44,9 @@ def report(
     ] = ReportFormat.table,
     chart: Annotated[
         Path | None,
-        typer.Option(
-            help="Write the PNG chart here (default with markdown: "
-            "data/reports/report-<time>.png; other formats: none)."
-        ),
+        typer.Option(help="Write the PNG chart here (default: data/reports/report-<time>.png)."),
     ] = None,
+    no_chart: Annotated[bool, typer.Option("--no-chart", help="Draw no chart.")] = False,
 ) -> None:
     """Funnel, disqualifications, bands, reviews, SLAs, owner load, fallbacks, rechecks and
     conversion from CRM outcomes, for every lead or those since a date or of a channel."""
@@ -72,9 +70,10 @@ def report(
             roster=active_criteria().sheet.routing,
             now=review_clock(),
         )
-    if chart is None and fmt is ReportFormat.markdown:
+    if chart is None and not no_chart:
         chart = default_chart_path(figures.generated_at)
-    written = render_chart(figures, chart) if chart else None
+    # An absolute path: the markdown's image shows from wherever the file is opened.
+    written = render_chart(figures, chart.resolve()) if chart and not no_chart else None
     if fmt is ReportFormat.csv:
         print_csv(figures)
     elif fmt is ReportFormat.markdown:

@@ -49,23 +49,66 @@ class RouteAs(StrEnum):
     more_info = "more-info"
 
 
+# Accounts that are not a person: a decision is never recorded in their name by default.
+SYSTEM_ACCOUNTS = frozenset({"root", "admin", "administrator", "ubuntu", "debian", "nobody"})
+
+
+class ReviewerError(ValueError):
+    """No reviewer of the criteria sheet to record the decision as."""
+
+
 def reviewer_name(given: str | None) -> str:
-    return given or get_settings().reviewer or getpass.getuser()
+    """The sheet's reviewer a CLI decision is recorded as: --reviewer, else MEDLEADS_REVIEWER,
+    else the OS user (never a system account such as root), matched on the full address or
+    its local part (`revops` -> revops@example.com)."""
+    from tasks.criteria import active_criteria
+    from tasks.review import reviewers_of
+
+    reviewers = reviewers_of(active_criteria())
+    listed = ", ".join(reviewers)
+    name, source = given, "--reviewer"
+    if not name and get_settings().reviewer:
+        name, source = get_settings().reviewer, "MEDLEADS_REVIEWER"
+    if not name:
+        user = getpass.getuser()
+        if user.lower() in SYSTEM_ACCOUNTS:
+            raise ReviewerError(
+                f"the OS user {user!r} is not a person: say who decides with --reviewer "
+                f"(one of {listed})"
+            )
+        name, source = user, "the OS user"
+    wanted = name.strip().lower()
+    found = [r for r in reviewers if wanted in (r.lower(), r.lower().partition("@")[0])]
+    if len(found) != 1:
+        raise ReviewerError(
+            f"{name!r} ({source}) is not a reviewer of the criteria sheet: one of {listed}"
+        )
+    return found[0]
 
 
 def answer_of(
     option: str, reviewer: str | None, note: str, reason: str | None = None
 ) -> dict[str, Any]:
-    """A CLI answer in the shape of the review form."""
-    answer: dict[str, Any] = {
-        "decision": option,
+    """A CLI answer in the shape of the review form (`via` says it came from the CLI)."""
+    from qualification.review_choices import choice_label
+
+    return {
+        "decision": choice_label(option, reason),
         "reviewer": reviewer_name(reviewer),
         "note": note,
         "via": "cli",
     }
-    if reason is not None:
-        answer["disqualification_reason"] = reason
-    return answer
+
+
+def cli_answer(
+    option: str, reviewer: str | None, note: str, reason: str | None = None
+) -> dict[str, Any]:
+    """`answer_of`, or exit 2 saying why no reviewer can be recorded."""
+    try:
+        return answer_of(option, reviewer, note, reason)
+    except ReviewerError as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
 
 
 def _wait_applied(review_id: str, seconds: float) -> str | None:
@@ -93,11 +136,15 @@ def decide(review_id: str, answer: dict[str, Any], wait: float) -> bool:
     except (LookupError, PermissionError, ValueError) as exc:
         err.print(f"review {review_id}: refused: {exc}", markup=False)
         return False
-    with session_scope() as session:
-        from sqlmodel import col, select
+    from tasks.review import find_review
 
-        full = session.exec(select(Review.id).where(col(Review.id).startswith(review_id))).one()
-    out.print(f"review {full[:8]}: {answer['decision']} sent as {answer['reviewer']}", markup=False)
+    with session_scope() as session:
+        full = find_review(session, review_id).id
+    out.print(
+        f"review {full[:8]}: {answer['decision'].partition(':')[0]} sent, recorded as reviewer "
+        f"{answer['reviewer']}",
+        markup=False,
+    )
     if wait > 0:
         applied = _wait_applied(full, wait)
         if applied is None:
@@ -142,30 +189,22 @@ def review_list(
 
 @review_app.command("show")
 def review_show(
-    review_id: Annotated[str, typer.Argument(help="A review id or its start.")],
+    review_id: Annotated[str, typer.Argument(help="A review id, a lead id, or their start.")],
 ) -> None:
-    """The scorecard the reviewer sees, plus the message and contact details."""
-    from sqlmodel import col, select
+    """What the reviewer sees in the Prefect UI: organization, contact, message, scorecard."""
+    from rich.markdown import Markdown
 
-    from models.tables import Contact, DecisionRecord
-    from tasks.review import prepare_review, review_url
+    from tasks.review import find_review, full_scorecard, review_url
 
     with session_scope() as session:
-        review = session.exec(select(Review).where(col(Review.id).startswith(review_id))).first()
-        if review is None:
-            err.print(f"no review {review_id!r}", markup=False)
-            raise typer.Exit(2)
-        lead = session.get(Lead, review.lead_id)
-        contact = session.get(Contact, lead.contact_id) if lead else None
-        record = session.get(DecisionRecord, review.decision_id or "")
-        notes = record.record.get("discovery_notes") if record else None
-    view = prepare_review.fn(review.id)
-    out.print(view.markdown, markup=False)
-    if contact:
-        out.print(f"Contact: {contact.name} <{contact.email}> {contact.phone or ''}", markup=False)
-    if notes and not (lead and lead.redacted):
-        out.print(f"Message: {notes[:2000]}", markup=False)
-    out.print(f"State: {review.state}; run: {review_url(review.flow_run_id)}", markup=False)
+        try:
+            review = find_review(session, review_id)
+        except LookupError as exc:
+            err.print(str(exc), markup=False)
+            raise typer.Exit(2) from None
+        state, flow_run_id, full = review.state, review.flow_run_id, review.id
+    out.print(Markdown(full_scorecard(full)))
+    out.print(f"State: {state}; run: {review_url(flow_run_id)}", markup=False)
 
 
 @review_app.command("approve")
@@ -173,7 +212,7 @@ def review_approve(
     review_id: str, reviewer: ReviewerOpt = None, note: NoteOpt = "", wait: WaitOpt = 60
 ) -> None:
     """Approve as SQL: hand off to sales."""
-    if not decide(review_id, answer_of("approve_sql", reviewer, note), wait):
+    if not decide(review_id, cli_answer("approve_sql", reviewer, note), wait):
         raise typer.Exit(1)
 
 
@@ -193,7 +232,7 @@ def review_reject(
             f"--reason {reason!r}: one of {', '.join(DISQUALIFICATION_REASONS)}", markup=False
         )
         raise typer.Exit(2)
-    if not decide(review_id, answer_of("disqualify", reviewer, note, reason), wait):
+    if not decide(review_id, cli_answer("disqualify", reviewer, note, reason), wait):
         raise typer.Exit(1)
 
 
@@ -207,7 +246,7 @@ def review_route(
 ) -> None:
     """Route as MQL, to nurture, or back to marketing for more information."""
     option = {"mql": "route_mql", "nurture": "nurture", "more-info": "need_more_info"}[route_as]
-    if not decide(review_id, answer_of(option, reviewer, note), wait):
+    if not decide(review_id, cli_answer(option, reviewer, note), wait):
         raise typer.Exit(1)
 
 
@@ -220,6 +259,8 @@ def review_bulk(
     wait: WaitOpt = 60,
 ) -> None:
     """Apply a CSV of decisions; each line is applied and reported on its own."""
+    from qualification.criteria import DISQUALIFICATION_REASONS
+
     failed = 0
     with file.open(newline="", encoding="utf-8-sig") as f:
         for number, row in enumerate(csv.DictReader(f), start=2):
@@ -233,13 +274,26 @@ def review_bulk(
                 )
                 failed += 1
                 continue
-            reason = (row.get("reason") or "").strip() or "not_applicable"
-            answer = answer_of(
-                option,
-                (row.get("reviewer") or "").strip() or reviewer,
-                row.get("note") or "",
-                reason if option == "disqualify" else None,
-            )
+            reason = (row.get("reason") or "").strip()
+            if option == "disqualify" and reason not in DISQUALIFICATION_REASONS:
+                err.print(
+                    f"{file}: row {number}: reason {reason!r}: disqualify needs one of "
+                    f"{', '.join(DISQUALIFICATION_REASONS)}",
+                    markup=False,
+                )
+                failed += 1
+                continue
+            try:
+                answer = answer_of(
+                    option,
+                    (row.get("reviewer") or "").strip() or reviewer,
+                    row.get("note") or "",
+                    reason if option == "disqualify" else None,
+                )
+            except ReviewerError as exc:
+                err.print(f"{file}: row {number}: {exc}", markup=False)
+                failed += 1
+                continue
             if not decide(review_id, answer, wait):
                 failed += 1
     if failed:

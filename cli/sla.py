@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from tasks.recheck import Engagement
 
 
+def sla_words(overdue_hours: float) -> str:
+    """`overdue 2.5 h`, `due in 3.8 h`, `due now`: never a negative overdue."""
+    if overdue_hours > 0:
+        return f"overdue {overdue_hours:.1f} h"
+    if overdue_hours < 0:
+        return f"due in {-overdue_hours:.1f} h"
+    return "due now"
+
+
 def sla(
     fmt: Annotated[
         OutputFormat, typer.Option("--format", help="table or jsonl.")
@@ -40,7 +49,7 @@ def sla(
     table = Table(
         title=f"{breached} past SLA, {len(lines) - breached} due soon", title_justify="left"
     )
-    for name in ("lead", "organization", "status", "owner", "due (UTC)", "overdue h", "escalated"):
+    for name in ("lead", "organization", "status", "owner", "due (UTC)", "SLA", "escalated"):
         table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=36)
     for line in lines:
         table.add_row(
@@ -49,7 +58,7 @@ def sla(
             line["status"],
             line["owner"] or "",
             line["due_at"][:16].replace("T", " "),
-            f"{line['overdue_hours']:g}",
+            sla_words(line["overdue_hours"]),
             "yes" if line["escalated"] else "no",
         )
     out.print(table)

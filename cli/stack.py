@@ -58,7 +58,9 @@ def child_env(s: Stack) -> dict[str, str]:
         # A run created while another holds a deployment's slot retries after this long (30 s by
         # default): a form arriving during a channel run would wait that long.
         "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "5",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
+        # INFO: channel runs log their progress (counts only, no personal data) and review runs
+        # what was decided, so the run pages say what happened.
+        "PREFECT_LOGGING_LEVEL": "INFO",
         # Heartbeats every 30 s: a run whose process was killed is marked Crashed about 90 s
         # later (the automation `medleads serve` sets up), not left Running.
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",

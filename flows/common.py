@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import TypeVar, cast
 
+from prefect import get_run_logger
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 from tasks.apply import apply_decisions
-from tasks.artifacts import RunSummary, publish_summary
+from tasks.artifacts import RunSummary, count_own_deliveries, publish_summary
 from tasks.criteria import active_criteria
 from tasks.deliver import deliver_pending_handoffs, send_pending_emails
 from tasks.evaluation import AheadEvaluator, evaluate_chunk
@@ -32,6 +33,7 @@ def drain(summary: RunSummary, batch_size: int, lease_minutes: float) -> RunSumm
     claimer = flow_run.get_id() or uuid.uuid4().hex
     sheet = unwalked(criteria)
     channel = summary.channel
+    log = get_run_logger()
     with AheadEvaluator(criteria) as evaluator:
         chunk = claim_pending(channel, batch_size, claimer, lease_minutes)
         ahead = None
@@ -49,6 +51,24 @@ def drain(summary: RunSummary, batch_size: int, lease_minutes: float) -> RunSumm
             if applied.review_lead_ids:
                 open_reviews(applied.review_lead_ids)
             summary.add_delivery(send_pending_emails(), deliver_pending_handoffs())
+            # Counts only: a run's logs carry no name, address or message.
+            log.info(
+                "chunk %d: %d %s submission(s) decided (%s); %d review(s) opened",
+                summary.chunks,
+                len(applied.lead_ids),
+                channel,
+                ", ".join(f"{s} {n}" for s, n in applied.statuses.most_common()) or "none",
+                len(applied.review_lead_ids),
+            )
             chunk = following
+    log.info(
+        "%s run done: %d submission(s) in %d chunk(s), %d new lead(s), %d failed",
+        channel,
+        summary.processed,
+        summary.chunks,
+        summary.new_leads,
+        len(summary.failed),
+    )
+    summary.emails_sent, summary.handoffs = count_own_deliveries(unwalked(summary))
     publish_summary(summary)
     return summary

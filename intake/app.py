@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -48,6 +49,9 @@ from qualification.submission import submission_from_mapping as to_submission
 log = logging.getLogger(__name__)
 
 BODY_LIMIT = 64 * 1024
+# The database or its connection is away: 503 with Retry-After, after these pauses (seconds).
+UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError)
+STORE_RETRY_PAUSES = (0.2, 0.5)
 FORM_SOURCE = "intake"
 # Keys webinar platforms use beyond the importers' header aliases.
 EVENT_ALIASES: dict[str, str] = {
@@ -267,14 +271,30 @@ class Intake:
             raise HTTPException(401, str(refused)) from None
         return _parse_object(body)
 
+    async def _store_with_retries(
+        self, submission: Submission, payload: dict[str, Any], source: str
+    ) -> int:
+        """Store it; a moment's unavailability ("database is locked" in a burst) is tried
+        again twice before the caller is told 503."""
+        for pause in (*STORE_RETRY_PAUSES, None):
+            try:
+                new, _ = await run_in_threadpool(store_submissions, [(submission, payload)], source)
+                return new
+            except UNAVAILABLE as e:
+                if pause is None:
+                    raise
+                log.info("store of %s retried (%s)", submission.submission_id, _kind(e))
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
     async def _store(
         self, request: Request, submission: Submission, payload: dict[str, Any], source: str
     ) -> JSONResponse:
         submission_id = submission.submission_id
         request.scope[_LOG_SUBMISSION] = submission_id
         try:
-            new, _ = await run_in_threadpool(store_submissions, [(submission, payload)], source)
-        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError) as e:
+            new = await self._store_with_retries(submission, payload, source)
+        except UNAVAILABLE as e:
             log.warning(
                 "submission %s not stored: database unavailable (%s)", submission_id, _kind(e)
             )
@@ -323,7 +343,13 @@ def _refuse_unstorable(
 
 
 def _kind(error: BaseException) -> str:
-    return type(error).__name__
+    """The error's kind; for a database error, the driver's own first line too ("database is
+    locked"), never the statement or its parameters."""
+    kind = type(error).__name__
+    if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
+        first = (str(error.orig).strip().splitlines() or [""])[0][:120]
+        return f"{kind}: {type(error.orig).__name__}: {first}"
+    return kind
 
 
 async def _read_body(request: Request) -> bytes:

@@ -7,6 +7,7 @@ else, so the policy lives here once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from .closed_sets import CrmOutcome, EmailKind, ReviewOption, Status
@@ -185,14 +186,28 @@ def after_recheck(lead: Standing, status: str, reason: str, recheck_days: int | 
     return _kept(lead, why, reschedule=True)
 
 
-def review_problem(option: str | None, reason: str | None, reviewer: str | None) -> str | None:
-    """Why an answer cannot be applied as given, or None."""
-    if not (reviewer or "").strip():
-        return "a reviewer name is required"
+def review_problem(
+    option: str | None,
+    reason: str | None,
+    reviewer: str | None,
+    *,
+    note: str | None = None,
+    reviewers: Collection[str] = (),
+) -> str | None:
+    """Why an answer cannot be applied as given and what to do instead, or None. `reviewers`:
+    the sheet's reviewers (any name is accepted when it lists none)."""
+    name = (reviewer or "").strip()
+    if not name:
+        return "a reviewer is required: pick who decides in Reviewer"
+    if reviewers and name not in reviewers and name != SYSTEM_REVIEWER:
+        listed = ", ".join(reviewers)
+        return f"{name!r} is not a reviewer of the criteria sheet: pick one of {listed}"
     if option not in set(ReviewOption):
         return f"{option!r} is not one of {', '.join(ReviewOption)}"
     if option == ReviewOption.DISQUALIFY and reason in (None, "", "not_applicable"):
-        return "disqualify needs a disqualification_reason"
+        return "disqualify needs a disqualification reason: pick one of the disqualify choices"
+    if option == ReviewOption.NEED_MORE_INFO and not (note or "").strip():
+        return "need_more_info needs a note saying what marketing should collect: write it in Note"
     return None
 
 

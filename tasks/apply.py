@@ -863,12 +863,13 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
     result.rows.append(
         {
             "lead": lead.id[:12],
+            "organization": one_line(decision.organization_name or ""),
             "status": lead.status,
             "reason": lead.reason,
             "fit": f"{lead.fit_score} {lead.fit_band}",
             "intent": f"{lead.intent_score} {lead.intent_band}",
             "owner": lead.owner_id or "",
-            "top reason": (top_reasons(stored["checks"], 1) or [""])[0],
+            "top reasons": "; ".join(top_reasons(stored["checks"])),
         }
     )
     return lead.id

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import groupby
-from typing import Any, Literal
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.input import RunInput
 from prefect.settings import PREFECT_UI_URL
-from pydantic import Field
+from pydantic import ConfigDict, Field, create_model
 from sqlmodel import Session, col, select
 
 from adapters.prefect_api import (
@@ -21,11 +21,14 @@ from adapters.prefect_api import (
     read_deployment_id,
     read_flow_run_state,
     resume_flow_run,
+    retag_flow_run,
 )
 from models.db import session_scope
 from models.settings import PROJECT_ROOT, get_settings
 from models.tables import (
+    Contact,
     DecisionRecord,
+    Handoff,
     Lead,
     Organization,
     Review,
@@ -33,41 +36,81 @@ from models.tables import (
     SentEmail,
     utcnow,
 )
+from qualification.closed_sets import ReviewVia
 from qualification.criteria import Criteria
 from qualification.lifecycle import SYSTEM_REVIEWER, after_review, review_problem
+from qualification.review_choices import (
+    CHOICES,
+    STATUS_TEXT,
+    borderline_words,
+    choice_label,
+    parse_choice,
+)
 from qualification.routing import plan_route
-from qualification.text import markdown_inert, safe_text
+from qualification.text import markdown_inert, one_line, safe_text
 
-from .apply import _Chunk, route_new_status, standing_record
+from .apply import _Chunk, consent_state, route_new_status, standing_record
 from .criteria import active_criteria
 
 REVIEW_DEPLOYMENT = "review-lead/review"
-Option = Literal["approve_sql", "route_mql", "nurture", "disqualify", "need_more_info"]
-Reason = Literal[
-    "not_applicable",
-    "out_of_geography",
-    "out_of_scope_service",
-    "wrong_org_type",
-    "different_specialty",
-    "no_consent",
-    "invalid_contact",
-    "no_decision_path",
-    "timing_too_far",
-    "patient_inquiry",
-    "duplicate",
-    "spam",
-]
-Via = Literal["ui", "cli", "api", "sweep"]
+# The tag of a review run waiting for a person (the inbox filter); a decided run loses it.
+PENDING_TAG = "review-pending"
+DECIDED_TAG = "review-decided"
 
 
-class ReviewInput(RunInput):
-    """The answer; fields a reviewer may leave alone have defaults (the UI omits them)."""
+def _schema_without_extras(schema: dict[str, Any]) -> None:
+    schema.pop("additionalProperties", None)
 
-    decision: Option
-    disqualification_reason: Reason = "not_applicable"
-    reviewer: str = Field(min_length=1, description="Your name")
+
+class ReviewAnswer(RunInput):
+    """The resume form. Its fields are plain text to pydantic, so a stored answer always loads;
+    the schema Prefect validates against (enums from `review_input`) and `review_problem` after
+    resume are what refuse a wrong one. `via` is not a form field: the CLI and the sweep add it
+    to the answer they send, the UI sends none (extra keys are kept, not shown)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_schema_without_extras)
+
+    decision: str
+    reviewer: str
     note: str = ""
-    via: Via = "ui"
+
+
+def review_input(reviewers: list[str], description: str) -> type[ReviewAnswer]:
+    """The form for one review: a choice per option and per disqualification reason, and the
+    sheet's reviewers to pick from (free text only when it lists none)."""
+    picked: dict[str, Any] = {"enum": list(reviewers)} if reviewers else {}
+    model = create_model(
+        "ReviewAnswer",
+        __base__=ReviewAnswer,
+        decision=(
+            str,
+            Field(
+                title="Decision",
+                description="What happens to the lead; a disqualification names its reason.",
+                json_schema_extra={"enum": list(CHOICES)},
+            ),
+        ),
+        reviewer=(
+            str,
+            Field(
+                title="Reviewer",
+                description="Who decides (the criteria sheet's reviewers).",
+                min_length=1,
+                json_schema_extra=picked,
+            ),
+        ),
+        note=(
+            str,
+            Field(
+                default="",
+                title="Note",
+                description="Kept with the decision and sent to the owner; required with "
+                "need_more_info (what marketing should collect).",
+            ),
+        ),
+    )
+    model._description = description
+    return model
 
 
 @dataclass(frozen=True)
@@ -78,6 +121,16 @@ class ReviewView:
     refusals: int
     markdown: str
     timeout_seconds: int
+    label: str = ""
+    last_refusal: str | None = None
+    reviewers: list[str] = field(default_factory=list)
+
+    @property
+    def waiting(self) -> str:
+        """The Suspended state's message: why the run waits, or why the last answer failed."""
+        if self.last_refusal:
+            return f"last answer refused: {self.last_refusal}; choose again"
+        return f"waiting for a reviewer: {self.label} (review {self.review_id[:8]})"
 
 
 @dataclass(frozen=True)
@@ -88,6 +141,7 @@ class ReviewOutcome:
     refused: bool
     message: str
     status: str | None = None
+    already_decided: bool = False
 
 
 # Every value in the scorecard renders as itself in the resume form: submitter text (a name, a
@@ -107,19 +161,51 @@ def review_url(flow_run_id: str | None) -> str:
     return f"{base}/runs/flow-run/{flow_run_id}" if flow_run_id else base
 
 
-def _scorecard(review: Review, lead: Lead, org: Organization | None, record: dict[str, Any]) -> str:
+def _scorecard(
+    session: Session,
+    review: Review,
+    lead: Lead,
+    org: Organization | None,
+    record: dict[str, Any],
+    last_refusal: str | None = None,
+    *,
+    full: bool = True,
+) -> str:
+    """Everything a reviewer needs, as the resume form's description (Markdown, every value
+    inert). The phone shows only where the ledger grants phone contact; the message not at all
+    when the patient rule redacted it."""
     checks = [c for c in record.get("checks", []) if c["step"] not in ("routing", "nice_to_have")]
     steps = [
         (step, [c["detail"] for c in group]) for step, group in groupby(checks, lambda c: c["step"])
     ]
+    borderline = [c["detail"] for c in checks if c["step"] == "borderline"]
+    contact = session.get(Contact, lead.contact_id)
+    phone = "no phone given"
+    if contact and contact.phone:
+        phone = (
+            contact.phone
+            if consent_state(session, contact.id, "phone")
+            else "phone withheld (no phone consent)"
+        )
+    if lead.redacted:
+        message = "withheld: it reads like a patient inquiry (patient rule)"
+    else:
+        message = record.get("discovery_notes") or "none"
+    proposed = review.proposed_status or "?"
     return _templates.get_template("scorecard.md.j2").render(
+        last_refusal=last_refusal,
         organization=org.name if org else None,
-        reasons=review.reasons or ["borderline"],
-        proposed=review.proposed_status or "?",
+        why=borderline_words(review.reasons, borderline),
+        proposed=proposed,
+        proposed_meaning=STATUS_TEXT.get(proposed, "no automatic outcome"),
         fit_score=lead.fit_score,
         fit_band=lead.fit_band,
         intent_score=lead.intent_score,
         intent_band=lead.intent_band,
+        contact_name=contact.name if contact else None,
+        email=contact.email if contact else None,
+        phone=phone,
+        message=message,
         channel=lead.channel,
         role=record.get("role"),
         influence=record.get("influence"),
@@ -132,27 +218,41 @@ def _scorecard(review: Review, lead: Lead, org: Organization | None, record: dic
         criteria_version=record.get("criteria_version"),
         due_at=f"{review.due_at:%Y-%m-%d %H:%M} UTC" if review.due_at else "not set",
         steps=steps,
-        review_id=review.id,
+        short_id=review.id[:8],
+        full=full,
     )
 
 
-def _label(org: Organization | None, lead: Lead) -> str:
-    return f"{org.name if org and org.name else 'lead'} (lead {lead.id[:8]})"
+def _label(review: Review, org: Organization | None) -> str:
+    """How a person names a review: its short id (every `review` command takes it), the
+    organization and the proposed status."""
+    name = one_line(org.name) if org and org.name else "unnamed organization"
+    if len(name) > 60:
+        name = name[:59] + "…"
+    due = f", due {review.due_at:%m-%d %H:%M} UTC" if review.due_at else ""
+    return f"review {review.id[:8]}: {name} (proposed {review.proposed_status or '?'}{due})"
 
 
-def _run_name(org: Organization | None, lead: Lead) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", (org.name or "lead").lower() if org else "lead").strip("-")
-    return f"review-{slug[:40]}-{lead.id[:8]}"
+def inbox_url() -> str:
+    """The Runs page filtered to review runs waiting for a person (the `review-pending` tag)."""
+    base = str(PREFECT_UI_URL.value() or "http://127.0.0.1:4200").rstrip("/")
+    return f"{base}/runs?tag={PENDING_TAG}"
 
 
 def _queue_reviewer_email(
     session: Session, review: Review, lead: Lead, org: Organization | None, kind: str, to: list[str]
 ) -> None:
     """Queue the notification, reminder or escalation email once per recipient."""
+    proposed = review.proposed_status or "?"
     lines = [
-        f"Status the rules proposed: {review.proposed_status}",
+        f"The rules proposed: {proposed} ({STATUS_TEXT.get(proposed, 'no automatic outcome')})",
         f"Fit {lead.fit_score} ({lead.fit_band}), intent {lead.intent_score} ({lead.intent_band})",
     ]
+    record = session.get(DecisionRecord, review.decision_id or "")
+    checks = record.record.get("checks", []) if record else []
+    why = borderline_words(
+        review.reasons, [c["detail"] for c in checks if c["step"] == "borderline"]
+    )
     for address in to:
         key = f"review:{review.id}:{kind}:{address}"
         if session.exec(select(SentEmail.id).where(col(SentEmail.idempotency_key) == key)).first():
@@ -165,10 +265,11 @@ def _queue_reviewer_email(
                 to_address=address,
                 template_context={
                     "reviewer_name": address.split("@")[0],
-                    "lead_label": _label(org, lead),
+                    "lead_label": _label(review, org),
                     "scorecard": lines,
-                    "reason": "; ".join(review.reasons) or "borderline",
+                    "reason": " ".join(why),
                     "review_url": review_url(review.flow_run_id),
+                    "inbox_url": inbox_url(),
                     "due_at": f"{review.due_at:%Y-%m-%d %H:%M} UTC" if review.due_at else "",
                     "is_reminder": kind == "reminder",
                     "is_escalation": kind == "escalation",
@@ -218,7 +319,7 @@ def start_review_run(review_id: str) -> str | None:
         lead = session.get(Lead, review.lead_id)
         assert lead is not None
         org = session.get(Organization, lead.organization_id)
-        name = _run_name(org, lead)
+        name = _label(review, org)
     deployment_id = read_deployment_id(REVIEW_DEPLOYMENT)
     if deployment_id is None:
         get_run_logger().warning(
@@ -232,7 +333,7 @@ def start_review_run(review_id: str) -> str | None:
         parameters={"review_id": review_id},
         name=name,
         idempotency_key=f"review-{review_id}",
-        tags=["review"],
+        tags=["review", PENDING_TAG],
     )
     with session_scope() as session:
         review = session.get(Review, review_id)
@@ -246,10 +347,23 @@ def start_review_run(review_id: str) -> str | None:
     return str(run_id)
 
 
-@task(name="prepare-review", cache_policy=NO_CACHE)
-def prepare_review(review_id: str) -> ReviewView:
-    """The scorecard a reviewer sees (the resume form's description)."""
-    criteria = active_criteria()
+def _last_refusal(session: Session, review_id: str) -> str | None:
+    event = session.exec(
+        select(ReviewEvent)
+        .where(col(ReviewEvent.review_id) == review_id, col(ReviewEvent.kind) == "refused")
+        .order_by(col(ReviewEvent.id).desc())
+    ).first()
+    return event.detail if event else None
+
+
+def reviewers_of(criteria: Criteria) -> list[str]:
+    """Who may decide: the sheet's reviewers, then its fallback reviewer."""
+    sheet = criteria.sheet.review
+    return list(dict.fromkeys([*sheet.reviewers, sheet.fallback_reviewer]))
+
+
+def review_view(review_id: str, criteria: Criteria) -> tuple[ReviewView, str]:
+    """The form's view and the whole scorecard of a review."""
     with session_scope() as session:
         review = session.get(Review, review_id)
         if review is None:
@@ -258,9 +372,43 @@ def prepare_review(review_id: str) -> ReviewView:
         assert lead is not None
         org = session.get(Organization, lead.organization_id)
         record = session.get(DecisionRecord, review.decision_id or "")
-        markdown = _scorecard(review, lead, org, record.record if record else {})
+        refusal = _last_refusal(session, review.id) if review.refusals else None
+        data = record.record if record else {}
+        # The form's description stays short (the UI shows it in a small box); the whole
+        # scorecard with every check is the run's artifact and `medleads review show`.
+        markdown = _scorecard(session, review, lead, org, data, refusal, full=False)
+        scorecard = _scorecard(session, review, lead, org, data, refusal)
         timeout = int((criteria.sheet.review.default_after_hours + 24) * 3600)
-        return ReviewView(review.id, lead.id, review.state, review.refusals, markdown, timeout)
+        view = ReviewView(
+            review.id,
+            lead.id,
+            review.state,
+            review.refusals,
+            markdown,
+            timeout,
+            label=f"{org.name if org and org.name else 'lead'}, proposed {review.proposed_status}",
+            last_refusal=refusal,
+            reviewers=[*reviewers_of(criteria), SYSTEM_REVIEWER],
+        )
+    return view, scorecard
+
+
+def full_scorecard(review_id: str) -> str:
+    """What `medleads review show` prints: the scorecard with every check."""
+    return review_view(review_id, active_criteria())[1]
+
+
+@task(name="prepare-review", cache_policy=NO_CACHE)
+def prepare_review(review_id: str) -> ReviewView:
+    """The resume form's description, and the whole scorecard as the run's artifact."""
+    view, scorecard = review_view(review_id, active_criteria())
+    if view.state == "pending":
+        create_markdown_artifact(
+            key=f"review-{review_id[:8]}-scorecard",
+            markdown=scorecard,
+            description="What the reviewer sees, with every check the rules made",
+        )
+    return view
 
 
 def already_decided(review: Review) -> str:
@@ -271,9 +419,19 @@ def already_decided(review: Review) -> str:
     )
 
 
-def _problem(answer: dict[str, Any]) -> str | None:
+def _problem(answer: dict[str, Any], reviewers: list[str], via: str) -> str | None:
+    if answer.get("reviewer") == SYSTEM_REVIEWER and via != ReviewVia.SWEEP:
+        return f"{SYSTEM_REVIEWER!r} is the review sweep's default: pick yourself in Reviewer"
+    parsed = parse_choice(answer.get("decision"))
+    if parsed is None and answer.get("decision") is not None:
+        return f"{answer.get('decision')!r} is not one of the choices: pick one from Decision"
+    option, reason = parsed or (None, None)
     return review_problem(
-        answer.get("decision"), answer.get("disqualification_reason"), answer.get("reviewer")
+        option,
+        reason or answer.get("disqualification_reason"),
+        answer.get("reviewer"),
+        note=answer.get("note"),
+        reviewers=reviewers,
     )
 
 
@@ -289,10 +447,15 @@ def decide_review(review_id: str, answer: dict[str, Any]) -> ReviewOutcome:
             query = query.with_for_update()
         review = session.exec(query).one()
         actor = str(answer.get("reviewer") or "").strip() or "unknown"
-        via = str(answer.get("via") or "ui")
+        # The path sets `via`: the CLI, the sweep and API callers add it; the UI form has none.
+        via = str(answer.get("via") or ReviewVia.UI)
+        if via not in set(ReviewVia):
+            via = ReviewVia.API
         if review.state != "pending":
-            return ReviewOutcome(applied=False, refused=True, message=already_decided(review))
-        problem = _problem(answer)
+            return ReviewOutcome(
+                applied=False, refused=True, message=already_decided(review), already_decided=True
+            )
+        problem = _problem(answer, reviewers_of(criteria), via)
         lead = session.get(Lead, review.lead_id)
         assert lead is not None
         if problem:
@@ -303,12 +466,14 @@ def decide_review(review_id: str, answer: dict[str, Any]) -> ReviewOutcome:
                     kind="refused",
                     actor=actor,
                     via=via,
-                    option=answer.get("decision"),
+                    option=str(answer.get("decision") or "")[:32] or None,
                     note=answer.get("note"),
                     detail=problem,
                 )
             )
             return ReviewOutcome(applied=False, refused=True, message=problem)
+        option, reason = parse_choice(answer.get("decision")) or ("", None)
+        answer = {**answer, "decision": option, "disqualification_reason": reason}
         status = _apply(session, criteria, review, lead, answer, actor, via)
         return ReviewOutcome(
             applied=True, refused=False, message=f"lead is now {status}", status=status
@@ -380,22 +545,115 @@ def _apply(
             option=option,
             reason=reason if status == "disqualified" else None,
             note=answer.get("note"),
-            snapshot=_scorecard(review, lead, org, base),
+            snapshot=_scorecard(session, review, lead, org, base),
             created_at=now,
         )
     )
     return status
 
 
+def _handoff_line(session: Session, lead: Lead) -> str:
+    rows = session.exec(
+        select(Handoff).where(col(Handoff.lead_id) == lead.id).order_by(col(Handoff.id).desc())
+    ).all()
+    handoff = next((h for h in rows if h.payload.get("status") == lead.status), None)
+    if handoff is None:
+        return f"none ({lead.status} is not handed to the CRM)"
+    if handoff.state == "delivered" and handoff.delivered_at:
+        when = f"{handoff.delivered_at:%Y-%m-%d %H:%M} UTC"
+        return f"delivered to {handoff.sink or 'the CRM'} at {when}"
+    if handoff.error:
+        return f"{handoff.state}, will be retried ({handoff.error})"
+    return f"{handoff.state} (the delivery flow sends it)"
+
+
+@task(name="publish-review-outcome", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def publish_review_outcome(review_id: str) -> str:
+    """What the decision did, as the run's artifact and state message; the run leaves the
+    `review-pending` inbox."""
+    owners = active_criteria().sheet.routing.by_id
+    with session_scope() as session:
+        review = session.get(Review, review_id)
+        assert review is not None
+        lead = session.get(Lead, review.lead_id)
+        assert lead is not None
+        org = session.get(Organization, lead.organization_id)
+        event = session.exec(
+            select(ReviewEvent)
+            .where(col(ReviewEvent.review_id) == review_id, col(ReviewEvent.kind) == "decision")
+            .order_by(col(ReviewEvent.id).desc())
+        ).first()
+        handoff = _handoff_line(session, lead)
+        owner = owners.get(lead.owner_id or "")
+        owner_text = f"{owner.name} ({owner.team})" if owner else (lead.owner_id or "none")
+        name = org.name if org and org.name else "unnamed organization"
+        choice = (
+            choice_label(review.option, event.reason if event else None)
+            if review.option and (review.option != "disqualify" or (event and event.reason))
+            else review.option or "?"
+        )
+        rows = [
+            ("Organization", name),
+            ("Lead status", f"{lead.status} ({lead.reason})"),
+            ("Owner", owner_text),
+            ("Handoff", handoff),
+            ("Decided by", f"{review.decided_by} via {review.via}"),
+            ("Decided at", f"{review.decided_at:%Y-%m-%d %H:%M} UTC" if review.decided_at else "?"),
+            ("Choice", choice),
+            ("Note", (event.note if event else None) or "none"),
+        ]
+        line = (
+            f"{one_line(name)}: lead is now {lead.status} ({lead.reason}), owner {owner_text}, "
+            f"handoff {handoff}; decided by {review.decided_by} via {review.via}"
+        )
+    table = "\n".join(
+        ["| | |", "|---|---|", *(f"| **{k}** | {markdown_inert(v)} |" for k, v in rows)]
+    )
+    create_markdown_artifact(
+        key=f"review-{review_id[:8]}",
+        markdown=f"# Review {review_id[:8]}: decided\n\n{table}\n",
+        description=f"Outcome of review {review_id[:8]}",
+    )
+    if review.flow_run_id:
+        retag_flow_run(review.flow_run_id, add=[DECIDED_TAG], remove=[PENDING_TAG])
+    get_run_logger().info("review %s decided: %s", review_id[:8], line)
+    return line
+
+
+MIN_PREFIX = 4
+
+
+def find_review(session: Session, given: str) -> Review:
+    """The review a person means by a review id, a lead id or the start of either (the short id
+    in emails and run names is the review id's first 8 characters). A lead's pending review
+    comes before its decided ones."""
+    prefix = given.strip().lower().removeprefix("review ").rstrip(":")
+    if len(prefix) < MIN_PREFIX:
+        raise LookupError(f"review {given!r}: give at least {MIN_PREFIX} characters of its id")
+    by_review = session.exec(select(Review).where(col(Review.id).startswith(prefix)).limit(2)).all()
+    if len(by_review) == 1:
+        return by_review[0]
+    if len(by_review) > 1:
+        raise LookupError(f"more than one review starts with {given!r}: give more of its id")
+    leads = session.exec(select(Lead.id).where(col(Lead.id).startswith(prefix)).limit(2)).all()
+    if len(leads) > 1:
+        raise LookupError(f"more than one lead starts with {given!r}: give more of its id")
+    if leads:
+        reviews = session.exec(
+            select(Review)
+            .where(col(Review.lead_id) == leads[0])
+            .order_by(col(Review.state) == "pending", col(Review.created_at))
+        ).all()
+        if reviews:
+            return reviews[-1]
+    raise LookupError(f"no review {given!r} (a review id, a lead id, or their start)")
+
+
 def resume_review(review_id: str, answer: dict[str, Any]) -> str:
     """Resume a review's suspended run through the Prefect API, exactly as the UI does."""
     with session_scope() as session:
-        matches = session.exec(
-            select(Review).where(col(Review.id).startswith(review_id)).limit(2)
-        ).all()
-        if len(matches) != 1:
-            raise LookupError(f"{'no' if not matches else 'more than one'} review {review_id!r}")
-        review = matches[0]
+        review = find_review(session, review_id)
+        review_id = review.id
         if review.state != "pending":
             raise PermissionError(already_decided(review))
         if not review.flow_run_id:
@@ -465,7 +723,7 @@ def review_clock() -> dt.datetime:
 def expiry_answer(criteria: Criteria) -> dict[str, Any]:
     option = "route_mql" if criteria.sheet.review.default_action == "mql" else "nurture"
     return {
-        "decision": option,
+        "decision": choice_label(option),
         "reviewer": SYSTEM_REVIEWER,
         "note": "review_expired",
         "via": "sweep",

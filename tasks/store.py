@@ -49,7 +49,23 @@ class IngestReport:
     rejection_report: str | None = None
 
 
-@task(name="ingest-file", cache_policy=NO_CACHE, retries=1)
+def _retry_unless_file_error(task: Any, run: Any, state: Any) -> bool:
+    """A file that cannot be read stays unreadable: retry only what may pass (the database)."""
+    try:
+        state.result()
+    except (FileError, OSError):
+        return False
+    except Exception:
+        return True
+    return False
+
+
+@task(
+    name="ingest-file",
+    cache_policy=NO_CACHE,
+    retries=1,
+    retry_condition_fn=_retry_unless_file_error,
+)
 def ingest_file(
     path: str, channel: str, url: str | None = None, preset: str | None = None
 ) -> IngestReport:

@@ -212,3 +212,54 @@ def test_a_crash_right_after_the_first_emails_sends_nothing_twice_and_loses_noth
     # The email in flight at the kill reached the server but its reply never came back: it is
     # recorded as unknown rather than sent again.
     assert states == Counter({"sent": 5, "unknown": 1})
+
+
+def test_a_channel_run_logs_its_progress_at_info_without_personal_data(
+    settings_env: Path,
+) -> None:
+    import logging
+
+    store_forms(SAMPLES / "forms.jsonl")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("prefect.flow_runs")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        inbound_form()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    said = [r.getMessage() for r in records]
+    assert any(m.startswith("chunk 1: 16 form submission(s) decided (") for m in said), said
+    assert "form run done: 16 submission(s) in 1 chunk(s), 16 new lead(s), 0 failed" in said
+    people = [json.loads(x) for x in (SAMPLES / "forms.jsonl").read_text().splitlines()]
+    personal = {p[k] for p in people for k in ("email", "contact_name") if p.get(k)}
+    assert not [m for m in said for value in personal if value in m]
+
+
+def test_a_run_that_found_nothing_publishes_nothing_and_the_summary_names_organizations(
+    settings_env: Path,
+) -> None:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    def latest(key: str) -> Any:
+        with get_client(sync_client=True) as client:
+            found = client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
+        return max(found, key=lambda a: a.created) if found else None
+
+    store_forms(SAMPLES / "forms.jsonl")
+    summary = inbound_form()
+    first = latest("form-run-summary")
+    assert first is not None
+    assert f"submissions processed: **{summary.processed}**" in first.data
+    assert f"emails sent: {summary.emails_sent} of {summary.emails_sent} this run" in first.data
+    table = latest("form-run-leads")
+    organizations = {row["organization"] for row in json.loads(table.data)}
+    assert "Lakeside Wellness" in organizations
+    assert inbound_form().processed == 0  # nothing left: a sweep or a late event
+    assert latest("form-run-summary").id == first.id

@@ -34,6 +34,11 @@ def test_outbound_then_leads_list_and_show(settings_env: Path) -> None:
     assert "outbound: 6 processed in 1 chunk(s); 6 new lead(s)" in result.stdout
     assert "rows stored 6, already stored 0, rejected 1" in result.stdout
 
+    # What the progress bar of a terminal run reads: rows finished of the rows in the file.
+    from cli.progress import data_rows, rows_finished
+
+    assert (rows_finished("outbound.csv"), data_rows(SAMPLES / "outbound.csv")) == (6, 7)
+
     listed = runner.invoke(app, ["leads", "list", "--format", "jsonl"])
     lines = [json.loads(line) for line in listed.stdout.splitlines()]
     assert len(lines) == 6
@@ -41,6 +46,22 @@ def test_outbound_then_leads_list_and_show(settings_env: Path) -> None:
     albany = next(line for line in lines if line["organization"] == "Albany Cardiovascular Group")
     assert (albany["status"], albany["owner"]) == ("mql", "mia-chen")
     assert len(albany["submission_ids"]) == 1
+
+    # Filters combine; --limit keeps the newest.
+    def ids(*args: str) -> list[str]:
+        found = runner.invoke(app, ["leads", "list", "--format", "jsonl", *args])
+        assert found.exit_code == 0, found.output
+        return [json.loads(line)["lead_id"] for line in found.stdout.splitlines()]
+
+    mql = [line["lead_id"] for line in lines if line["status"] == "mql"]
+    assert mql and ids("--status", "mql", "--channel", "outbound", "--since", "1d") == mql
+    assert ids("--channel", "form") == []
+    assert ids("--since", "2999-01-01") == []
+    assert ids("--limit", "2") == [line["lead_id"] for line in lines][-2:]
+    bad = runner.invoke(app, ["leads", "list", "--since", "someday"])
+    assert bad.exit_code == 2 and "'someday': a date (2026-11-30)" in bad.output
+    table = runner.invoke(app, ["leads", "list", "--limit", "3"])
+    assert "3 leads" in table.stdout and "the newest 3 shown; --limit 0 shows all" in table.stdout
 
     shown = runner.invoke(app, ["leads", "show", albany["lead_id"][:10]])
     assert shown.exit_code == 0, shown.output

@@ -13,6 +13,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.report import report
+from tasks.ops import OPS_KEY
+from tasks.review import pending_reviews
+from tasks.sla import sla_lines
 from tests.integration.test_report import seed
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -57,9 +60,18 @@ def test_the_report_flow_publishes_markdown_tables_and_a_chart_link(
     assert chart.parent == (settings_env / "reports").resolve()
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert f"]({link[2]})" in page.data
-    everything = " ".join(str(a.data) for a in published.values())
+    report_pages = " ".join(str(a.data) for k, a in published.items() if k != OPS_KEY)
     for personal in ("Clinic 1", "@c1.example", "a10@c10.example", "lead01"):
-        assert personal not in everything
+        assert personal not in report_pages
+    # The daily ops summary: counts, waiting reviews and SLA breaches by organization, never a
+    # person's data.
+    ops = published[OPS_KEY].data
+    breaches = [x for x in sla_lines(0) if x["sla_state"] == "breached"]
+    assert f"**SLA breaches:** {len(breaches)}" in ops
+    assert f"**reviews waiting:** {len(pending_reviews())} ([inbox](" in ops
+    assert "**failures:** submissions failed 0, emails parked 0, handoffs parked 0" in ops
+    for personal in ("@c1.example", "a10@c10.example"):
+        assert personal not in ops
 
 
 def test_the_report_flow_on_an_empty_database_says_so_and_draws_nothing(
@@ -68,6 +80,7 @@ def test_the_report_flow_on_an_empty_database_says_so_and_draws_nothing(
     state = report(return_state=True)
 
     published = artifacts(state.state_details.flow_run_id)
-    assert set(published) == {"medleads-report"}
+    assert set(published) == {"medleads-report", OPS_KEY}
+    assert "**arrivals:** 0 (none)" in published[OPS_KEY].data
     assert "No leads yet" in published["medleads-report"].data
     assert not (settings_env / "reports").exists()

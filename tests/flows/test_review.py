@@ -129,6 +129,20 @@ def open_review(n: int) -> Review:
     return review
 
 
+def inbox() -> set[str]:
+    """The review runs of this module's database the UI's inbox lists (`/runs?tag=review-pending`;
+    the session's server may hold other modules' runs)."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    with session_scope() as session:
+        ours = {r for r in session.exec(select(Review.flow_run_id)).all() if r}
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=["review-pending"]))
+        )
+    return {str(r.id) for r in runs} & ours
+
+
 def events(review_id: str) -> list[tuple[str, str, str]]:
     with session_scope() as session:
         rows = session.exec(
@@ -150,14 +164,46 @@ def child_processes(pid: int) -> list[int]:
     return [int(p) for p in found.stdout.split()]
 
 
+def run_of(flow_run_id: str) -> Any:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(UUID(flow_run_id))
+
+
+def form_description(flow_run_id: str, key: str) -> str:
+    with get_client(sync_client=True) as client:
+        stored = client.read_flow_run_input(UUID(flow_run_id), f"suspended-{key}-description")
+    return str(json.loads(stored))
+
+
+def artifact_of(flow_run_id: str) -> str:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)])
+            )
+        )
+    keys = {a.key for a in found if a.type == "markdown"}
+    review_key = next(k for k in keys if k and not k.endswith("-scorecard"))
+    assert keys == {review_key, f"{review_key}-scorecard"}
+    (outcome,) = [a for a in found if a.key == review_key]
+    return str(outcome.data)
+
+
 def test_a_review_suspends_is_refused_bad_input_and_applies_one_decision(served: Path) -> None:
     review = open_review(1)
     assert review.flow_run_id is not None
     # Suspended means the run's process has exited: nothing is held while a person decides.
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(UUID(review.flow_run_id))
-    assert run.name.startswith("review-lakeside-wellness-1-")
+    run = run_of(review.flow_run_id)
+    assert review.due_at is not None
+    due = f"{review.due_at:%m-%d %H:%M}"
+    assert (
+        run.name == f"review {review.id[:8]}: Lakeside Wellness 1 (proposed nurture, due {due} UTC)"
+    )
+    assert {"review", "review-pending"} <= set(run.tags)
     assert run.state is not None and run.state.is_paused()
+    assert run.state.message.startswith("waiting for a reviewer: Lakeside Wellness 1")
     deadline = time.monotonic() + 15
     while child_processes(SERVED["pid"]) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -169,25 +215,54 @@ def test_a_review_suspends_is_refused_bad_input_and_applies_one_decision(served:
             select(SentEmail).where(col(SentEmail.kind) == "reviewer_notification")
         ).all()
     assert [n.to_address for n in notices] == ["revops@example.com"]
-    assert review.flow_run_id in notices[0].template_context["review_url"]
+    context = notices[0].template_context
+    assert review.flow_run_id in context["review_url"]
+    assert context["inbox_url"].endswith("/runs?tag=review-pending")
+    assert context["lead_label"] == run.name  # one short id: the subject names the run
+    assert context["reason"].startswith("high intent but low fit. unknown, not failed: must-have")
 
-    # Missing reviewer: the server refuses the input and the run stays suspended.
-    with pytest.raises(ValueError, match="refused by Prefect"):
-        resume_review(review.id, {"decision": "approve_sql", "via": "api"})
-    assert run_state(review.flow_run_id) == "Suspended"
+    # What the schema can say, Prefect refuses and the run stays suspended: no reviewer, a
+    # disqualification without its reason, a reviewer the sheet does not list.
+    for bad in (
+        {"decision": "approve_sql: hand off to sales now (status sql)"},
+        {"decision": "disqualify", "reviewer": "revops@example.com"},
+        {"decision": "nurture: nurture program, no sales time (status nurture)", "reviewer": "x"},
+    ):
+        with pytest.raises(ValueError, match="refused by Prefect"):
+            resume_review(review.id, {**bad, "via": "api"})
+        assert run_state(review.flow_run_id) == "Suspended"
 
-    # Disqualify without a reason passes the schema but not our rule: refused, suspended again.
-    resume_review(review.id, {"decision": "disqualify", "reviewer": "bob", "via": "api"})
+    # need_more_info without a note passes the schema but not our rule: refused, suspended
+    # again, and the state and the re-opened form say why and what to do.
+    resume_review(
+        review.id,
+        {
+            "decision": "need_more_info: marketing collects what is missing; say what in the note",
+            "reviewer": "revops@example.com",
+            "via": "api",
+        },
+    )
     deadline = time.monotonic() + 60
     while not events(review.id) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert events(review.id) == [("refused", "bob", "api")]
+    assert events(review.id) == [("refused", "revops@example.com", "api")]
     wait_for(review.flow_run_id, {"Suspended"})
+    deadline = time.monotonic() + 30
+    while "refused" not in (run_of(review.flow_run_id).state.message or ""):
+        assert time.monotonic() < deadline, run_of(review.flow_run_id).state
+        time.sleep(0.5)
+    assert run_of(review.flow_run_id).state.message == (
+        "last answer refused: need_more_info needs a note saying what marketing should collect: "
+        "write it in Note; choose again"
+    )
+    assert "Your last answer was refused:" in form_description(review.flow_run_id, "review-1")
+    assert "need\\_more\\_info needs a note" in form_description(review.flow_run_id, "review-1")
 
     result = runner.invoke(
-        app, ["review", "approve", review.id[:8], "--reviewer", "alice", "--note", "known account"]
+        app, ["review", "approve", review.id[:8], "--reviewer", "revops", "--note", "known account"]
     )
     assert result.exit_code == 0, result.output
+    assert "recorded as reviewer revops@example.com" in result.stdout
     assert "lead is now sql (review_approved_sql)" in result.stdout
     assert wait_for(review.flow_run_id, {"Completed", "Failed"}) == "Completed"
 
@@ -197,24 +272,67 @@ def test_a_review_suspends_is_refused_bad_input_and_applies_one_decision(served:
     assert lead is not None and stored is not None
     assert (lead.status, lead.team) == ("sql", "sales")
     assert lead.owner_id == "carla-reyes"  # the sales owner for MA
-    assert (stored.state, stored.decided_by, stored.via) == ("decided", "alice", "cli")
-    assert events(review.id) == [("refused", "bob", "api"), ("decision", "alice", "cli")]
+    assert (stored.state, stored.decided_by, stored.via) == ("decided", "revops@example.com", "cli")
+    assert events(review.id) == [
+        ("refused", "revops@example.com", "api"),
+        ("decision", "revops@example.com", "cli"),
+    ]
     (handoff,) = handoffs_for(served, review.lead_id)
     assert handoff["status"] == "sql"
-    assert any("Reviewer alice chose approve_sql via cli" in r for r in handoff["top_reasons"])
+    assert any(
+        "Reviewer revops@example.com chose approve_sql via cli" in r for r in handoff["top_reasons"]
+    )
     assert handoff["account"]["id"] == lead.organization_id
+    # The run page says what happened: the state message, the artifact, the inbox tag gone.
+    done = run_of(review.flow_run_id)
+    assert done.state.message == (
+        "Lakeside Wellness 1: lead is now sql (review_approved_sql), owner Carla Reyes (sales), "
+        f"handoff delivered to jsonl at {handoff_time(review.lead_id)}; decided by "
+        "revops@example.com via cli"
+    )
+    assert "review-pending" not in done.tags and "review-decided" in done.tags
+    artifact = artifact_of(review.flow_run_id)
+    assert f"# Review {review.id[:8]}: decided" in artifact
+    assert "| **Owner** | Carla Reyes \\(sales\\) |" in artifact
+    assert "| **Decided by** | revops\\@example\\.com via cli |" in artifact
     # The reviewer's decision records the sheet it was routed with.
     with session_scope() as session:
         decided = session.exec(
-            select(DecisionRecord).where(col(DecisionRecord.decided_by) == "alice")
+            select(DecisionRecord).where(col(DecisionRecord.decided_by) == "revops@example.com")
         ).one()
     assert decided.criteria_version == active_criteria().version == handoff["criteria_version"]
 
     # A second decision is refused with a clear message, and nothing changes.
-    again = runner.invoke(app, ["review", "reject", review.id[:8], "--reason", "spam"])
+    again = runner.invoke(
+        app, ["review", "reject", review.id[:8], "--reason", "spam", "--reviewer", "revops"]
+    )
     assert again.exit_code == 1
-    assert "was already decided: approve_sql by alice via cli" in again.stderr
+    assert "was already decided: approve_sql by revops@example.com via cli" in again.stderr
     assert len(handoffs_for(served, review.lead_id)) == 1
+
+
+def handoff_time(lead_id: str) -> str:
+    from models.tables import Handoff
+
+    with session_scope() as session:
+        row = session.exec(select(Handoff).where(col(Handoff.lead_id) == lead_id)).one()
+    assert row.delivered_at is not None
+    return f"{row.delivered_at:%Y-%m-%d %H:%M} UTC"
+
+
+def test_the_cli_records_a_sheet_reviewer_never_a_system_account(
+    served: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEDLEADS_REVIEWER", raising=False)
+    monkeypatch.setattr("getpass.getuser", lambda: "root")
+    result = runner.invoke(app, ["review", "approve", "0000", "--wait", "0"])
+    assert result.exit_code == 2
+    assert "the OS user 'root' is not a person: say who decides with --reviewer" in result.stderr
+    result = runner.invoke(app, ["review", "approve", "0000", "--reviewer", "mallory"])
+    assert result.exit_code == 2
+    assert "'mallory' (--reviewer) is not a reviewer of the criteria sheet: one of" in (
+        result.stderr
+    )
 
 
 def test_the_sweep_reminds_escalates_then_applies_the_default(
@@ -223,8 +341,11 @@ def test_the_sweep_reminds_escalates_then_applies_the_default(
     review = open_review(2)
     assert review.flow_run_id is not None
     listed = runner.invoke(app, ["review", "list", "--format", "jsonl"])
-    line = next(json.loads(x) for x in listed.stdout.splitlines() if review.id in x)
+    lines = [json.loads(x) for x in listed.stdout.splitlines()]
+    line = next(x for x in lines if x["review_id"] == review.id)
     assert (line["sla_state"], line["flow_run_id"]) == ("ok", review.flow_run_id)
+    # The inbox (runs tagged review-pending) and `review list` agree.
+    assert inbox() == {x["flow_run_id"] for x in lines} == {review.flow_run_id}
 
     def sweep_at(hours: float) -> Any:
         monkeypatch.setenv("MEDLEADS_CLOCK_OFFSET_HOURS", str(hours))
@@ -254,6 +375,7 @@ def test_the_sweep_reminds_escalates_then_applies_the_default(
     escalation = [to for to, ctx in emails if ctx["is_escalation"]]
     assert escalation == ["sales.manager@example.com"]
     assert sweep_at(30).expired == []  # nothing left to expire
+    assert inbox() == set()
 
 
 def test_bulk_decisions_apply_line_by_line_and_report_bad_lines(
@@ -262,30 +384,45 @@ def test_bulk_decisions_apply_line_by_line_and_report_bad_lines(
     review = open_review(3)
     shown = runner.invoke(app, ["review", "show", review.id[:8]])
     assert shown.exit_code == 0, shown.output
-    assert "Why a person decides:" in shown.stdout
-    assert "Contact: Jordan Blake <jordan3@lakeside3.example.com>" in shown.stdout
+    text = " ".join(shown.stdout.split())
+    assert "Why a person decides: high intent but low fit." in text
+    assert "Contact: Jordan Blake," in text and "jordan3@lakeside3.example.com" in text
+    assert "**" not in text and "\\" not in text  # rendered, not raw Markdown
 
     decisions = tmp_path / "decisions.csv"
     decisions.write_text(
         "review_id,decision,reason,note\n"
         "nope,approve,,\n"
         f"{review.id},maybe,,\n"
-        f"{review.id},reject,wrong_org_type,a wellness spa\n"
+        f"{review.id[:8]},reject,,\n"
+        f"{review.lead_id[:8]},reject,wrong_org_type,a wellness spa\n"  # a lead id works too
     )
-    result = runner.invoke(app, ["review", "bulk", "--file", str(decisions), "--reviewer", "dana"])
-    assert result.exit_code == 1  # two bad lines, reported; the good one still applied
+    result = runner.invoke(
+        app, ["review", "bulk", "--file", str(decisions), "--reviewer", "sales.manager"]
+    )
+    assert result.exit_code == 1  # three bad lines, reported; the good one still applied
     assert "review nope: refused: no review 'nope'" in result.stderr
     assert f"{decisions}: row 3: needs review_id and a decision" in result.stderr
+    assert f"{decisions}: row 4: reason '': disqualify needs one of out_of_geography" in (
+        result.stderr
+    )
     assert "lead is now disqualified (wrong_org_type)" in result.stdout
     assert review.flow_run_id is not None
     assert wait_for(review.flow_run_id, {"Completed", "Failed"}) == "Completed"
-    assert events(review.id) == [("decision", "dana", "cli")]
+    assert events(review.id) == [("decision", "sales.manager@example.com", "cli")]
 
 
-def test_the_review_form_offers_every_disqualification_reason() -> None:
-    from typing import get_args
+def test_the_review_form_offers_every_choice_and_the_sheet_reviewers() -> None:
+    from prefect._internal.pydantic.v2_schema import create_v2_schema
 
-    from qualification.criteria import DISQUALIFICATION_REASONS
-    from tasks.review import Reason
+    from qualification.review_choices import CHOICES
+    from tasks.review import review_input
 
-    assert set(get_args(Reason)) == {*DISQUALIFICATION_REASONS, "not_applicable"}
+    form = review_input(["revops@example.com", "system"], "the scorecard")
+    schema = create_v2_schema(form.__name__, model_base=form)
+    assert schema["properties"]["decision"]["enum"] == list(CHOICES)
+    assert schema["properties"]["reviewer"]["enum"] == ["revops@example.com", "system"]
+    assert set(schema["required"]) == {"decision", "reviewer"}
+    assert "via" not in schema["properties"] and "additionalProperties" not in schema
+    # A stored answer always loads (the flow validates it after resume, never crashes on it).
+    assert form(decision="x", reviewer="y", via="cli").model_dump()["via"] == "cli"

@@ -11,7 +11,8 @@ from sqlmodel import select
 
 from models.db import session_scope
 from models.tables import Lead, Review
-from tasks.review import prepare_review
+from tasks.criteria import active_criteria
+from tasks.review import review_view
 from tests.integration.test_one_road import FORM, post, process
 
 ATTACK = (
@@ -29,6 +30,7 @@ def test_the_review_form_shows_submitter_text_as_text(settings_env: Path, db_url
             "organization": ATTACK,
             "name": "Eve [click](//evil.example)\n# Heading",
             "website": "[site](//evil.example)",
+            "message": ATTACK,
         },
     )
     process(db_url)
@@ -38,12 +40,13 @@ def test_the_review_form_shows_submitter_text_as_text(settings_env: Path, db_url
         session.add(review)
         session.flush()
         review_id = review.id
-    description = prepare_review.fn(review_id).markdown
-
-    commonmark = MarkdownIt("commonmark").enable("table").render(description)
-    for html in (commonmark, markdown.markdown(description)):
-        assert not re.search(r"<a\b|<img\b|<[^>]*\b(href|src)=", html), html
-        # Only the scorecard's own three headings: the organization, the record, the choices.
-        assert len(re.findall(r"<h[1-6]\b", html)) == 3
-    # Shown as typed (CommonMark, as the Prefect UI renders it).
-    assert "![x](//evil.example/pixel.png) **approve_sql** recommended" in commonmark
+    view, scorecard = review_view(review_id, active_criteria())
+    # The form's description (its one heading: the organization) and the whole scorecard (the
+    # organization and the checks).
+    for text, headings in ((view.markdown, 1), (scorecard, 2)):
+        commonmark = MarkdownIt("commonmark").enable("table").render(text)
+        for html in (commonmark, markdown.markdown(text)):
+            assert not re.search(r"<a\b|<img\b|<[^>]*\b(href|src)=", html), html
+            assert len(re.findall(r"<h[1-6]\b", html)) == headings
+        # Shown as typed (CommonMark, as the Prefect UI renders it).
+        assert "![x](//evil.example/pixel.png) **approve_sql** recommended" in commonmark

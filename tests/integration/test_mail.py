@@ -70,6 +70,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "scorecard": ["fit 32/40: outpatient clinic, 12 providers", "intent 18/30: pricing"],
         "reason": "score 61 is within 5 points of the qualified threshold",
         "review_url": "http://127.0.0.1:8700/reviews/3f2a?token=abc&x=1",
+        "inbox_url": "http://127.0.0.1:4200/runs?tag=review-pending",
         "due_at": "2025-03-04 16:00 UTC",
         "is_reminder": False,
         "is_escalation": False,

@@ -668,3 +668,16 @@ def test_table_output_and_an_explicit_chart(settings_env: Path, db_url: str, tmp
     assert "Funnel by channel and campaign" in result.stdout
     assert "Fairness of assignments" in result.stdout
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_the_chart_is_drawn_by_default_with_an_absolute_path_unless_refused(
+    settings_env: Path, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(db_url)
+    assert invoke("--no-chart").exit_code == 0
+    assert not list((settings_env / "reports").glob("report-*.png"))
+    monkeypatch.chdir(tmp_path)
+    result = invoke("--format", "markdown", "--chart", "here.png")
+    assert f"]({tmp_path / 'here.png'})" in result.stdout  # opens from any folder
+    assert invoke().exit_code == 0
+    assert len(list((settings_env / "reports").glob("report-*.png"))) == 1

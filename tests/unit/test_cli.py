@@ -151,3 +151,18 @@ def test_the_console_script_is_installed_and_runs() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_sla_column_says_overdue_or_due_in_never_a_negative_overdue() -> None:
+    from cli.sla import sla_words
+
+    assert sla_words(2.54) == "overdue 2.5 h"
+    assert sla_words(-3.8) == "due in 3.8 h"
+    assert sla_words(0) == "due now"
+
+
+def test_a_directory_given_as_a_list_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["webinar", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is a directory" in " ".join(result.output.replace("│", " ").split())
+    assert "Traceback" not in result.output

@@ -90,19 +90,33 @@ def test_a_reviewer_answer_gives_the_status(
 
 
 @pytest.mark.parametrize(
-    ("option", "reason", "reviewer", "problem"),
+    ("option", "reason", "reviewer", "note", "problem"),
     [
-        ("approve_sql", None, " ", "a reviewer name is required"),
-        ("disqualify", "not_applicable", "ann", "disqualify needs a disqualification_reason"),
-        ("promote", None, "ann", "'promote' is not one of"),
-        ("approve_sql", None, "ann", None),
+        ("approve_sql", None, " ", "", "a reviewer is required: pick who decides"),
+        ("disqualify", "not_applicable", "ann", "", "disqualify needs a disqualification reason"),
+        ("disqualify", None, "ann", "", "disqualify needs a disqualification reason"),
+        ("promote", None, "ann", "", "'promote' is not one of"),
+        ("need_more_info", None, "ann", " ", "need_more_info needs a note saying what"),
+        ("need_more_info", None, "ann", "their bed count", None),
+        ("approve_sql", None, "ann", "", None),
     ],
 )
-def test_an_answer_that_cannot_be_applied_says_why(
-    option: str, reason: str | None, reviewer: str, problem: str | None
+def test_an_answer_that_cannot_be_applied_says_why_and_what_to_do(
+    option: str, reason: str | None, reviewer: str, note: str, problem: str | None
 ) -> None:
-    found = review_problem(option, reason, reviewer)
+    found = review_problem(option, reason, reviewer, note=note)
     assert (found or "").startswith(problem or "") and (found is None) is (problem is None)
+
+
+def test_a_reviewer_outside_the_sheet_is_refused_but_the_sweep_is_not() -> None:
+    sheet = ["revops@example.com"]
+    found = review_problem("nurture", None, "mallory", reviewers=sheet)
+    assert found == (
+        "'mallory' is not a reviewer of the criteria sheet: pick one of revops@example.com"
+    )
+    assert review_problem("nurture", None, "revops@example.com", reviewers=sheet) is None
+    assert review_problem("nurture", None, "system", reviewers=sheet) is None
+    assert review_problem("nurture", None, "anyone", reviewers=[]) is None
 
 
 def test_every_review_option_maps_to_a_status() -> None:
