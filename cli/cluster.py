@@ -55,6 +55,9 @@ LB_INTAKE_PORT = 8800
 WORKERS = 2
 POOL = "medleads"  # the work pool prefect.yaml names
 CHANNEL_DEPLOYMENTS = ("inbound-form", "webinar")
+# What this process started: they outlive `up` by design; kept so Popen does not warn, and
+# reaped by `down` when it runs in the same process (tests).
+_children: list[subprocess.Popen[bytes]] = []
 
 
 def _env(name: str, default: str) -> str:
@@ -280,6 +283,7 @@ def _start(t: Topology, part: Part, env: dict[str, str]) -> None:
             start_new_session=True,
         )
     (t.run / f"{part.name}.pid").write_text(str(process.pid))
+    _children.append(process)
 
 
 def _wait_for(url: str, what: str, seconds: float, t: Topology, name: str | None = None) -> None:
@@ -412,10 +416,15 @@ def up(log: Any = print) -> Topology:
         str(PROJECT_ROOT / "prefect.yaml"),
     )
     _cluster_profile(t)
-    for part in todo:
-        if part.role == "worker":
-            _start(t, part, env)
-            log(f"started {part.name}")
+    workers = [p for p in todo if p.role == "worker"]
+    for part in workers:
+        _start(t, part, env)
+        log(f"started {part.name}")
+    deadline = time.monotonic() + 120
+    while not {p.name for p in workers} <= _online_workers(t):  # their first heartbeat
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the workers did not come online in the pool; see {t.logs}")
+        time.sleep(1)
     return t
 
 
@@ -571,6 +580,9 @@ def down(log: Any = print) -> list[str]:
     left = _marked(t)
     for pid in left:
         _end(pid, signal.SIGKILL)
+    for child in _children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=5)
     if left:
         log(f"ended {len(left)} leftover process(es) of the cluster")
     return stopped
