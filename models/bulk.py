@@ -31,6 +31,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, Engine
 from sqlmodel import Session
 
+# Below this many rows, four statements (temporary table, COPY, INSERT, TRUNCATE) cost more than
+# one INSERT: the intake stores one post at a time.
+COPY_MIN_ROWS = 50
+
 
 def is_postgres(bind: Session | Engine) -> bool:
     engine = bind.get_bind() if isinstance(bind, Session) else bind
@@ -84,13 +88,16 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
 def bulk_insert_new(session: Session, table: Table, rows: list[dict[str, Any]], key: str) -> int:
     """Insert the rows whose `key` is not stored yet (a stored one is left untouched); returns
     how many were new. On PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT
-    ... ON CONFLICT DO NOTHING. Elsewhere: INSERT ... ON CONFLICT DO NOTHING, batched."""
+    ... ON CONFLICT DO NOTHING. Elsewhere, and for a few rows (an intake post), one
+    INSERT ... ON CONFLICT DO NOTHING (batched by SQLAlchemy)."""
     if not rows:
         return 0
-    if not is_postgres(session):
+    if not is_postgres(session) or len(rows) < COPY_MIN_ROWS:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
+        insert_for = pg_insert if is_postgres(session) else sqlite_insert
+        statement = insert_for(table).on_conflict_do_nothing(index_elements=[key])
         return len(session.execute(statement.returning(table.c[key]), rows).all())
     preparer = session.get_bind().dialect.identifier_preparer
     target = preparer.format_table(table)

@@ -86,7 +86,12 @@ def test_a_value_the_database_refuses_raises_its_error_without_the_value(db_url:
         assert session.exec(select(Organization)).all() == []
 
 
-def test_bulk_insert_new_leaves_stored_rows_alone_and_counts_the_new(db_url: str) -> None:
+@pytest.mark.parametrize("copy_from", [1, 50], ids=["copy", "insert"])
+def test_bulk_insert_new_leaves_stored_rows_alone_and_counts_the_new(
+    db_url: str, copy_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("models.bulk.COPY_MIN_ROWS", copy_from)  # PostgreSQL: both ways
+
     def row(sid: str, source: str) -> dict[str, Any]:
         return {"id": sid, "channel": "form", "payload": {"n": sid}, "source_name": source}
 
