@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +17,14 @@ from sqlmodel import col, select
 from models.bulk import among, bulk_insert, bulk_insert_new, bulk_update
 from models.db import session_scope
 from models.tables import (
+    Assignment,
     Contact,
     DecisionRecord,
     Handoff,
     Lead,
     Organization,
     RawSubmission,
+    Review,
     new_id,
 )
 from qualification.evaluate import evaluate
@@ -172,3 +175,31 @@ def test_several_drains_of_one_channel_split_the_work_and_decide_each_submission
     assert len(decided) == total and set(decided.values()) == {1}
     assert raw_states == {"done": total}
     assert leads == total
+
+
+def test_a_reviewers_decision_writes_its_rows_through_the_same_bulk_path(
+    settings_env: Path, db_url: str
+) -> None:
+    """The review's apply queues an assignment and a handoff on the chunk and writes them with
+    the ORM changes of the same transaction (the lead, the review, its event)."""
+    from tasks.review import decide_review
+    from tests.integration.test_one_road import FORM, post, process
+
+    post(db_url, {**FORM, "timeframe": "", "interest_type": "", "page_visits_high_intent": "0"})
+    process(db_url)
+    with session_scope(db_url) as session:
+        lead = session.exec(select(Lead)).one()
+        assert lead.status != "sql"  # the reviewer's answer makes the handoff, not the rules
+        review = Review(lead_id=lead.id, decision_id=lead.last_decision_id, reasons=["x"])
+        session.add(review)
+        session.flush()
+        review_id = review.id
+    outcome = decide_review.fn(review_id, {"decision": "approve_sql", "reviewer": "ann"})
+    assert outcome.applied and outcome.status == "sql"
+    with session_scope(db_url) as session:
+        lead = session.exec(select(Lead)).one()
+        handoffs = session.exec(select(Handoff).where(Handoff.lead_id == lead.id)).all()
+        assignments = session.exec(select(Assignment).where(Assignment.lead_id == lead.id)).all()
+    assert lead.status == "sql" and lead.team == "sales" and lead.owner_id
+    assert [h.idempotency_key for h in handoffs if h.idempotency_key.endswith(":sql")]
+    assert any(a.owner_id == lead.owner_id for a in assignments)
