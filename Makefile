@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo stop test fast lint typecheck unit bench chaos clean
+.PHONY: demo stop test fast lint typecheck unit bench chaos cluster cluster-down cluster-status cluster-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,22 @@ bench: $(STAMP)
 # The fault suite (~10 min): fuzz and outages on a throwaway stack; appends to docs/reliability.md.
 chaos: $(STAMP)
 	$(BIN)/python -m benchmarks.chaos
+
+# Prefect's distributed topology on this machine (docs/scaling.md): PostgreSQL and Redis (this
+# machine's servers), two API replicas and two intakes behind HAProxy, services, two workers.
+# HAProxy comes from Debian's packages, installed here when missing (apt-get, as root).
+cluster-deps:
+	@command -v haproxy >/dev/null || (apt-get install -y -q haproxy || (apt-get update -q && apt-get install -y -q haproxy))
+
+cluster: $(STAMP) cluster-deps
+	$(BIN)/medleads cluster up
+	$(BIN)/medleads cluster status
+
+cluster-status: $(STAMP)
+	$(BIN)/medleads cluster status
+
+cluster-down: $(STAMP)
+	$(BIN)/medleads cluster down
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

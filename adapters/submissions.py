@@ -8,10 +8,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
+from models.bulk import bulk_insert_new
 from models.db import session_scope
 from models.settings import get_settings
 from models.tables import RawSubmission, utcnow
@@ -21,14 +20,8 @@ from qualification.text import csv_cell, parse_datetime
 
 def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> int:
     """Bulk insert raw submissions; an id already stored is left untouched. Returns new rows."""
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
     table = RawSubmission.__table__  # type: ignore[attr-defined]
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    inserted = statement.on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
-    # Parameters apart from the statement: compiled once, sent in batches ("insertmanyvalues").
-    return len(session.execute(inserted, rows).all())
+    return bulk_insert_new(session, table, rows, "id")
 
 
 def raw_row(sub: Submission, payload: Mapping[str, Any], source: str | None) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """`make bench`: every benchmark in one run, one table, appended to benchmarks/RESULTS.md.
 
-Run: `python -m benchmarks.run [--quick] [--skip-postgres]`. Each benchmark measures its own
-baseline in the same run and prints ratios to it; the targets are those of DESIGN §7 and issue 6.
-`--quick` uses small sizes (a smoke test of the harness, not a measurement).
+Run: `python -m benchmarks.run [--quick] [--skip-postgres] [--only outbound]`. Each benchmark
+measures its own baseline in the same run and prints ratios to it; the targets are those of
+DESIGN §7 and issue 6. `--quick` uses small sizes (a smoke test of the harness, not a
+measurement); `--only` runs the steps whose name contains the text. The load average is recorded
+with the figures: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -36,11 +38,19 @@ def machine() -> str:
     )
 
 
-def markdown(figures: list[Figure], title: str, seconds: float) -> str:
+def load_average() -> str:
+    """The machine's 1-minute load average: other work on a shared machine skews the figures."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "unknown"
+
+
+def markdown(figures: list[Figure], title: str, seconds: float, load: str) -> str:
     lines = [
         f"## {title}",
         "",
-        f"Machine: {machine()}. Whole run: {seconds / 60:.1f} min.",
+        f"Machine: {machine()}. Whole run: {seconds / 60:.1f} min. Load average (1 min) {load}.",
         "",
         "| benchmark | figure | value | target | |",
         "|---|---|---|---|---|",
@@ -75,29 +85,37 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes; not a measurement")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    parser.add_argument("--only", help="run only the steps whose name contains this text")
     args = parser.parse_args()
     # Offline machines: Prefect's telemetry would log an error from every temporary server.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     started = time.perf_counter()
     figures: list[Figure] = []
+    loads = [load_average()]
     for name, step in steps(args.quick, not args.skip_postgres):
+        if args.only and args.only not in name:
+            continue
         print(f"-- {name} ...", flush=True)
         clock = time.perf_counter()
         try:
             figures += step()
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             figures.append(Figure(name, "benchmark failed", f"{type(exc).__name__}: {exc}"[:200]))
-        print(f"   {time.perf_counter() - clock:.0f} s", flush=True)
+        loads.append(load_average())
+        print(f"   {time.perf_counter() - clock:.0f} s, load average {loads[-1]}", flush=True)
     seconds = time.perf_counter() - started
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"make bench, {when}" + (" (quick)" if args.quick else "")
+    if args.only:
+        title += f" (only {args.only})"
+    load = " -> ".join(loads) + " at the start and after each step (2 cores)"
     print_figures(figures, title)
-    print(f"whole run {seconds / 60:.1f} min on {machine()}")
+    print(f"whole run {seconds / 60:.1f} min on {machine()}; load average {load}")
     if not args.no_record:
         if not RESULTS.exists():
             RESULTS.write_text("# Benchmark results\n\nAppended by `make bench`, newest last.\n\n")
         with RESULTS.open("a", encoding="utf-8") as f:
-            f.write(markdown(figures, title, seconds))
+            f.write(markdown(figures, title, seconds, load))
         print(f"appended to {RESULTS}")
 
 

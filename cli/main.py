@@ -22,6 +22,7 @@ from qualification.decision import Decision
 from qualification.evaluate import evaluate
 
 from .channels import register as register_channels
+from .cluster import cluster_app
 from .console import OutputFormat, err, out
 from .criteria import register as register_criteria
 from .delivery import delivery_app
@@ -41,6 +42,7 @@ app.add_typer(leads_app, name="leads")
 app.add_typer(db_app, name="db")
 app.add_typer(review_app, name="review")
 app.add_typer(delivery_app, name="delivery")
+app.add_typer(cluster_app, name="cluster")
 register_channels(app)
 register_sla(app)
 register_report(app)

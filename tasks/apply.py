@@ -11,11 +11,12 @@ from typing import Any, Protocol
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, or_, select
 
+from models.bulk import among, bulk_insert, bulk_update
 from models.db import session_scope
 from models.settings import get_settings
 from models.tables import (
@@ -214,14 +215,16 @@ class _Chunk:
         self.phone_holders: defaultdict[str, set[str]] = defaultdict(set)
         keys = {d.person_key for d in decisions if d.person_key}
         if keys:
-            rows = session.execute(select(LeadKey).where(col(LeadKey.key).in_(keys))).scalars()
+            rows = session.execute(
+                select(LeadKey).where(among(session, col(LeadKey.key), keys))
+            ).scalars()
             self.lead_by_key = {r.key: r.lead_id for r in rows}
         phones = {d.phone for d in decisions if d.person_by_phone and d.phone}
         if phones:
             held = session.execute(
                 select(Lead.id, Contact.phone)
                 .join(Contact, col(Contact.id) == col(Lead.contact_id))
-                .where(col(Contact.phone).in_(phones))
+                .where(among(session, col(Contact.phone), phones))
             ).all()
             for lead_id, phone in held:
                 self.phone_holders[f"phone:{phone}"].add(lead_id)
@@ -229,7 +232,9 @@ class _Chunk:
             i for holders in self.phone_holders.values() for i in holders
         }
         if lead_ids:
-            leads = session.execute(select(Lead).where(col(Lead.id).in_(lead_ids))).scalars()
+            leads = session.execute(
+                select(Lead).where(among(session, col(Lead.id), lead_ids))
+            ).scalars()
             self.leads = {lead.id: lead for lead in leads}
         self.account_by_key: dict[str, str] = {}
         self.accounts: dict[str, dict[str, Any]] = {}
@@ -245,7 +250,7 @@ class _Chunk:
         self.consent_seen: set[tuple[str, str]] = set(
             session.execute(
                 select(ConsentEvent.submission_id, ConsentEvent.channel).where(
-                    col(ConsentEvent.submission_id).in_([c.id for c in claimed])
+                    among(session, col(ConsentEvent.submission_id), [c.id for c in claimed])
                 )
             ).all()
         )
@@ -264,12 +269,13 @@ class _Chunk:
         self.inserts[model].append(row)
 
     def write(self) -> None:
-        """Insert every queued row, one executemany per table; foreign keys are deferred."""
+        """Insert every queued row, one COPY (PostgreSQL) or executemany per table; foreign keys
+        are deferred."""
         self._fill_accounts()
         for model in INSERT_ORDER:
             rows = self.inserts.pop(model, None)
             if rows:
-                self.session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+                bulk_insert(self.session, model.__table__, rows)  # type: ignore[attr-defined]
         if self.inserts:
             raise RuntimeError(f"no insert order for {sorted(m.__name__ for m in self.inserts)}")
 
@@ -285,7 +291,8 @@ class _Chunk:
             found = self.session.execute(
                 select(Organization.id, Organization.domain, Organization.name_key).where(
                     or_(
-                        col(Organization.domain).in_(domains), col(Organization.name_key).in_(names)
+                        among(self.session, col(Organization.domain), domains),
+                        among(self.session, col(Organization.name_key), names),
                     )
                 )
             ).all()
@@ -306,19 +313,23 @@ class _Chunk:
         contact_ids = {lead.contact_id for lead in leads}
         events = session.execute(
             select(ConsentEvent.contact_id, ConsentEvent.channel, ConsentEvent.granted)
-            .where(col(ConsentEvent.contact_id).in_(contact_ids))
+            .where(among(session, col(ConsentEvent.contact_id), contact_ids))
             .order_by(col(ConsentEvent.occurred_at), col(ConsentEvent.id))
         ).all()
         self.consent.update({(c, ch): bool(g) for c, ch, g in events})
         lead_ids = [lead.id for lead in leads]
         self.email_keys |= set(
             session.execute(
-                select(SentEmail.idempotency_key).where(col(SentEmail.lead_id).in_(lead_ids))
+                select(SentEmail.idempotency_key).where(
+                    among(session, col(SentEmail.lead_id), lead_ids)
+                )
             ).scalars()
         )
         self.handoff_keys |= set(
             session.execute(
-                select(Handoff.idempotency_key).where(col(Handoff.lead_id).in_(lead_ids))
+                select(Handoff.idempotency_key).where(
+                    among(session, col(Handoff.lead_id), lead_ids)
+                )
             ).scalars()
         )
 
@@ -549,7 +560,7 @@ class _Chunk:
                         col(Lead.status),
                         col(Lead.reason),
                         col(Lead.owner_id),
-                    ).where(col(Lead.organization_id).in_(unread))
+                    ).where(among(self.session, col(Lead.organization_id), unread))
                 ).all()
                 for org_id, lead_id, status, reason, owner in rows:
                     self.account_leads[org_id].setdefault(
@@ -572,7 +583,7 @@ class _Chunk:
                 col(Organization.domain),
                 col(Organization.state),
                 col(Organization.locations_count),
-            ).where(col(Organization.id).in_(org_ids))
+            ).where(among(self.session, col(Organization.id), org_ids))
         ).all()
         for org_id, name, domain, state, locations in orgs:
             self.accounts[org_id] = _account(org_id, name, domain, state, locations)
@@ -876,15 +887,6 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
 
 
 RAW: Any = RawSubmission.__table__  # type: ignore[attr-defined]
-# Marks a chunk's submissions done: one executemany (the ORM's bulk update by primary key costs
-# a Python pass per row).
-DONE = (
-    update(RAW)
-    .where(RAW.c.id == bindparam("done_id"))
-    .values(state="done", processed_at=bindparam("done_at"), lead_id=bindparam("done_lead"))
-)
-
-
 # The database or the connection is away: the whole chunk waits for the task's retry (or the
 # claim's lease). Anything else a database refuses is about a row, and is isolated.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -990,7 +992,7 @@ def _apply_transaction(
     with session_scope(url) as session:
         # Apply only what this run still holds: a claim taken over after a lease expiry is skipped.
         query = select(RawSubmission.id).where(
-            col(RawSubmission.id).in_([c.id for c, _ in pairs]),
+            among(session, col(RawSubmission.id), [c.id for c, _ in pairs]),
             col(RawSubmission.state) == "claimed",
             col(RawSubmission.claimed_by) == claimer,
         )
@@ -1002,13 +1004,14 @@ def _apply_transaction(
         done: list[dict[str, Any]] = []
         for item, decision in pairs:
             lead_id = _apply_one(chunk, item, decision, result)
-            done.append({"done_id": item.id, "done_at": chunk.now, "done_lead": lead_id})
+            done.append({"id": item.id, "lead_id": lead_id})
         # New leads are plain objects: they go in with the rest of the chunk's new rows.
         lead_columns = list(NEW_LEAD_COLUMNS)
         for lead in chunk.new_leads:
             chunk.add(Lead, {name: getattr(lead, name) for name in lead_columns})
         chunk.write()
         session.flush()
-        if done:
-            session.execute(DONE, done)
+        # The chunk's submissions done: one statement on PostgreSQL (the ORM's bulk update by
+        # primary key costs a Python pass per row).
+        bulk_update(session, RAW, "id", done, {"state": "done", "processed_at": chunk.now})
     return result

@@ -16,6 +16,7 @@ from sqlmodel import and_, col, or_, select
 from adapters.prefect_api import finished_flow_runs
 from adapters.rows import FileError, SubmissionFile
 from adapters.submissions import insert_ignoring_duplicates, raw_row, write_rejections
+from models.bulk import among, is_postgres
 from models.db import get_engine, session_scope
 from models.tables import RawSubmission, utcnow
 from qualification.submission import Submission, submission_from_mapping
@@ -146,15 +147,16 @@ def claim_pending(
             ),
         ),
     )
+    engine = get_engine(url)
     if holding:
-        claimable = and_(claimable, col(RawSubmission.id).not_in(holding))
+        claimable = and_(claimable, ~among(engine, col(RawSubmission.id), holding))
     pick = (
         select(RawSubmission.id)
         .where(RawSubmission.channel == channel, claimable)
         .order_by(col(RawSubmission.stored_at), col(RawSubmission.id))
         .limit(size)
     )
-    if get_engine(url).dialect.name == "postgresql":
+    if is_postgres(engine):
         pick = pick.with_for_update(skip_locked=True)
     with session_scope(url) as session:
         # One UPDATE with the pick as a subquery: atomic under SQLite's write lock, and on
@@ -167,7 +169,7 @@ def claim_pending(
         )
         mine = and_(col(RawSubmission.state) == "claimed", col(RawSubmission.claimed_by) == claimer)
         if holding:
-            mine = and_(mine, col(RawSubmission.id).not_in(holding))
+            mine = and_(mine, ~among(engine, col(RawSubmission.id), holding))
         # Plain columns, not ORM objects (building those cost ~0.1 ms a row).
         table = RawSubmission.__table__  # type: ignore[attr-defined]
         columns = (table.c.id, table.c.channel, table.c.row, table.c.payload, table.c.source_name)
