@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo stop test fast lint typecheck unit bench chaos cluster cluster-down cluster-status cluster-deps clean
+.PHONY: demo stop test fast lint typecheck unit test-services bench chaos cluster cluster-down cluster-status cluster-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# Besides PostgreSQL, the cluster test (tests/e2e/test_cluster.py) talks to this machine's Redis
+# (started here when it does not answer) and Debian's HAProxy (installed when missing, as root).
+test-services:
+	@redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 || ! command -v redis-server >/dev/null || redis-server --bind 127.0.0.1 --port 6379 --daemonize yes >/dev/null
+	@[ "$$(id -u)" != 0 ] || $(MAKE) --no-print-directory cluster-deps || true
+
+unit: $(STAMP) test-services
 	$(BIN)/pytest
 
 test: lint typecheck unit
