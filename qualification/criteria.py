@@ -270,8 +270,9 @@ class RoutingTable(Strict):
 
 class NeedClass(Strict):
     """A kind of request (DESIGN §3, need): its phrases and synonyms, and the disqualification
-    reason a match gives. `yields_to_offer`: not a hard stop when the request also matches the
-    offer's scope (a practice replacing its EHR that also asks for digital intake)."""
+    reason a match gives. `yields_to_offer`: not a hard stop when the message also matches the
+    offer's scope (a practice replacing its EHR that also asks for digital intake): the request is
+    mixed and a person decides."""
 
     reason: Reason
     label: str = ""
@@ -293,9 +294,13 @@ class Needs(Strict):
     """What a request asks for, matched by meaning (qualification/phrases.py): the offer's own
     scope (a positive match confirms interest in the exact scope, an SQL condition) and classes of
     other needs, each a hard stop with its reason. With no `offer_scope`, the interest type alone
-    confirms the scope (sheets written before need classes)."""
+    confirms the scope (sheets written before need classes). `buying_cues`: words in which the
+    lead states its own buying need ("we might buy", "for our practice"); with the offer's scope
+    in the same message, a need class that does not yield makes the request mixed (a person
+    decides) rather than a hard stop."""
 
     offer_scope: list[str] = []
+    buying_cues: list[str] = []
     classes: dict[NeedClassName, NeedClass] = {}
     max_gap_words: int = Field(default=2, ge=0, le=5)
     typos: bool = True
@@ -707,6 +712,7 @@ def parse_criteria(text: str, source: str = "<criteria>") -> Criteria:
 
 
 OFFER_SCOPE = "offer_scope"
+BUYING_CUES = "buying_cues"
 LEGACY_OUT_OF_SCOPE = "out_of_scope_service"
 
 
@@ -727,9 +733,13 @@ def need_classes(sheet: CriteriaSheet) -> dict[str, NeedClass]:
 
 
 def sheet_phrases(sheet: CriteriaSheet) -> PhraseMatcher:
-    """One matcher for the offer scope (group `offer_scope`), each need class (`need:NAME`) and
+    """One matcher for the offer scope (group `offer_scope`), the buying cues (`buying_cues`),
+    each need class (`need:NAME`) and
     each nice-to-have (`nice:NAME`)."""
-    groups: dict[str, list[str]] = {OFFER_SCOPE: list(sheet.needs.offer_scope)}
+    groups: dict[str, list[str]] = {
+        OFFER_SCOPE: list(sheet.needs.offer_scope),
+        BUYING_CUES: list(sheet.needs.buying_cues),
+    }
     for name, need in need_classes(sheet).items():
         groups[f"need:{name}"] = list(need.phrases)
     nice = sheet.nice_to_have_points

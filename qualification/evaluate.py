@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .contact import (
@@ -19,6 +20,7 @@ from .contact import (
     website_domain,
 )
 from .criteria import (
+    BUYING_CUES,
     DISQUALIFICATION_REASONS,
     INTEREST_TYPES,
     OFFER_SCOPE,
@@ -56,9 +58,17 @@ TIMELINE_PROVIDED = "timeline_provided"
 # The borderline reason of a lead that would be SQL but whose request names nothing of the
 # offer's scope: a person decides.
 SCOPE_UNCONFIRMED = "scope_unconfirmed"
+# The borderline reason of a mixed request: the message names the offer's scope as a need of the
+# lead's own and also another need (a service we do not offer, a student, a vendor): a person
+# decides which one the lead is.
+MIXED_REQUEST = "mixed_request"
+# Words that, just before a need class's words, say the lead does not have that need ("we are
+# not replacing our EHR"); "t" is the end of "don't", "aren't".
+_NEGATIONS = frozenset({"not", "no", "never", "nor", "without", "t"})
 # Where the words of a request are read for the offer's scope (the need classes read the message).
 PAGE_TOPIC_FIELDS: tuple[str, ...] = ("page_topics",)
-_NO_BUDGET = frozenset(
+_WORD = re.compile(r"[^\W_]+")
+_NOT_GIVEN = frozenset(
     {"none", "no", "no budget", "0", "0 0", "not sure", "unsure", "unknown", "tbd", "n a", "na"}
 )
 
@@ -101,6 +111,8 @@ class _Facts:
     needs: tuple[Hit, ...]
     # Nice-to-haves found: name -> what showed it.
     nice: dict[str, str]
+    # Where the message states the lead's own buying need (needs.buying_cues), if it does.
+    buying: Hit | None
     interest: str | None
     timeframe: Timeframe
     consent_email: bool
@@ -110,6 +122,8 @@ class _Facts:
     visits: int | None
     engagements: int | None
     attended: bool
+    # Mixed requests found by the hard stops: what the message names besides the offer's scope.
+    mixed: list[str] = field(default_factory=list)
 
 
 def _received_date(sub: Submission, today: dt.date) -> dt.date:
@@ -238,7 +252,7 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
     influence: str = role.influence
     if path is not None and _rank(influence) < _rank(sheet.decision_path.path_counts_as):
         influence = sheet.decision_path.path_counts_as
-    scope, needs, nice = _read_request(sub, c)
+    scope, needs, nice, buying = _read_request(sub, c)
 
     interest = (sub.interest_type or "").strip().lower() or None
     if interest is not None and interest not in INTEREST_TYPES:
@@ -276,6 +290,7 @@ def _gather(sub: Submission, c: Criteria, today: dt.date, checks: list[Check]) -
         scope=scope,
         needs=needs,
         nice=nice,
+        buying=buying,
         interest=interest,
         timeframe=timeframe,
         consent_email=consent_email,
@@ -308,9 +323,10 @@ def _quote(text: str, limit: int = 80) -> str:
 
 def _read_request(
     sub: Submission, c: Criteria
-) -> tuple[tuple[Hit, str] | None, tuple[Hit, ...], dict[str, str]]:
+) -> tuple[tuple[Hit, str] | None, tuple[Hit, ...], dict[str, str], Hit | None]:
     """What the request asks for: its first match with the offer's scope (message, webinar
-    topic, page topics) and where; the need classes its message matches; the nice-to-haves."""
+    topic, page topics) and where; the need classes its message (a form's message, a webinar's
+    question or notes) matches, unless negated; the nice-to-haves; the buying cue."""
     found = c.phrases.find(sub.message)
     scope: tuple[Hit, str] | None = next(
         ((h, "message") for h in found if h.group == OFFER_SCOPE), None
@@ -323,16 +339,33 @@ def _read_request(
             if hit is not None:
                 scope = (hit, where)
                 break
-    needs = tuple(h for h in found if h.group.startswith("need:"))
+    needs = tuple(
+        h for h in found if h.group.startswith("need:") and not _negated(sub.message or "", h)
+    )
+    buying = next((h for h in found if h.group == BUYING_CUES), None)
     nice: dict[str, str] = {}
     budget = (sub.budget_range or "").strip()
-    if budget and " ".join(budget.lower().replace("/", " ").split()) not in _NO_BUDGET:
+    if budget and " ".join(budget.lower().replace("/", " ").split()) not in _NOT_GIVEN:
         nice["budget_signal"] = f"budget range {_quote(budget, 40)} given"
+    # Guide §3: the current system or vendor is asked "if the offer supports vendor switching";
+    # one named is the vendor switching signal.
+    vendor = (sub.current_vendor or "").strip()
+    if vendor and " ".join(vendor.lower().replace("/", " ").split()) not in _NOT_GIVEN:
+        nice["vendor_switching"] = f"current vendor {_quote(vendor, 40)} named"
     for hit in found:
         name = hit.group.removeprefix("nice:")
         if hit.group.startswith("nice:") and name not in nice:
             nice[name] = f"{_quote(hit.text)} in the message"
-    return scope, needs, nice
+    return scope, needs, nice, buying
+
+
+def _negated(message: str, hit: Hit) -> bool:
+    """Whether one of the three words before the hit says the lead does not have the need."""
+    at = message.lower().find(hit.text.lower())
+    if at < 0:
+        return False
+    before = _WORD.findall(message[:at].lower())[-3:]
+    return any(w in _NEGATIONS for w in before)
 
 
 def _consent(f: _Facts, sub: Submission, checks: list[Check]) -> None:
@@ -426,7 +459,10 @@ def _need_stop(
     hit: Hit, f: _Facts, sub: Submission, c: Criteria, failed: dict[str, str], checks: list[Check]
 ) -> None:
     """A need class the message matches: a hard stop with the class's reason (when the sheet's
-    hard_stops leave that reason on), unless it yields to a match with the offer's scope."""
+    hard_stops leave that reason on), unless the message also names the offer's scope as the
+    lead's own need (the class yields to the offer, or the message states a buying need): then
+    the request is mixed and a person decides. A webinar topic or page topic is where the lead
+    came from, not what it asks: it does not outweigh the lead's own words."""
     name = hit.group.removeprefix("need:")
     need = c.needs.get(name)
     if need is None:
@@ -436,30 +472,40 @@ def _need_stop(
     switch = getattr(c.sheet.hard_stops, reason, True)
     if switch is False or reason in failed:
         return
-    if need.yields_to_offer and f.scope is not None:
-        said = "" if reason == "patient_inquiry" else f" ({_quote(hit.text)} in the message)"
+    if reason == "patient_inquiry" and business_context(sub.message):
         checks.append(
             Check(
                 "hard_stop",
                 f"need:{name}",
                 "info",
-                f"The message matches need class {name} ({label}){said}, but the request "
-                f"matches the offer's scope too ({f.scope[1]}): not a hard stop.",
+                f"The message matches need class {name} ({label}) but speaks as a "
+                "business (our patients, our practice...): not a patient inquiry.",
+            )
+        )
+        return
+    in_message = f.scope is not None and f.scope[1] == "message"
+    if in_message and (need.yields_to_offer or f.buying is not None):
+        assert f.scope is not None
+        said = "" if reason == "patient_inquiry" else f" ({_quote(hit.text)} in the message)"
+        own = ""
+        if not need.yields_to_offer and f.buying is not None:
+            own = f", stated as its own need ({_quote(f.buying.text)})"
+        f.mixed.append(
+            f"the message names the offer's scope ({_quote(f.scope[0].text)}){own} and need "
+            f"class {name} ({label}){said}: both were found"
+        )
+        checks.append(
+            Check(
+                "hard_stop",
+                f"need:{name}",
+                "info",
+                f"The message matches need class {name} ({label}){said}, but it names the "
+                f"offer's scope too ({_quote(f.scope[0].text)}){own}: not a hard stop, a mixed "
+                "request.",
             )
         )
         return
     if reason == "patient_inquiry":
-        if business_context(sub.message):
-            checks.append(
-                Check(
-                    "hard_stop",
-                    f"need:{name}",
-                    "info",
-                    f"The message matches need class {name} ({label}) but speaks as a "
-                    "business (our patients, our practice...): not a patient inquiry.",
-                )
-            )
-            return
         # The words stay out of the record: the message is redacted.
         failed[reason] = f"{label.capitalize()} (need class {name}); the message is redacted."
         return
@@ -832,6 +878,17 @@ def evaluate(sub: Submission, criteria: Criteria, *, today: dt.date) -> Decision
             "in_review"
         ):
             borderline_reasons.insert(0, DECISION_PATH_UNKNOWN)
+        if f.mixed:
+            borderline_reasons.insert(0, MIXED_REQUEST)
+            checks.append(
+                Check(
+                    "borderline",
+                    MIXED_REQUEST,
+                    "unknown",
+                    f"Borderline: a mixed request; {'; '.join(f.mixed)}. A person decides "
+                    "which need the lead has.",
+                )
+            )
         if _scope_unconfirmed(status, reason, conditions, f, sheet):
             borderline_reasons.insert(0, SCOPE_UNCONFIRMED)
             checks.append(

@@ -79,8 +79,8 @@ class PhraseMatcher:
     ) -> None:
         self.max_gap = max_gap
         self.typos = typos
-        # first stem -> [(remaining stems, group, phrase)]
-        self._index: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        # first stem -> [(remaining stems, the same as a set, group, phrase)]
+        self._index: dict[str, list[tuple[tuple[str, ...], frozenset[str], str, str]]] = {}
         words: dict[str, str] = {}  # a phrase word as written -> its stem
         for group, phrases in groups.items():
             for phrase in phrases:
@@ -93,7 +93,8 @@ class PhraseMatcher:
                 stems = tuple(stem(w) for w in parts)
                 for w, s in zip(parts, stems, strict=True):
                     words[w] = s
-                self._index.setdefault(stems[0], []).append((stems[1:], group, phrase))
+                entry = (stems[1:], frozenset(stems[1:]), group, phrase)
+                self._index.setdefault(stems[0], []).append(entry)
         self._stems = frozenset(words.values())
         self._long_words = tuple(w for w in words if len(w) >= _FUZZY_MIN_LETTERS)
         self._long_word_stems = tuple(words[w] for w in self._long_words)
@@ -142,10 +143,11 @@ class PhraseMatcher:
         lower = capped.lower()
         shown = capped if len(lower) == len(capped) else lower  # offsets hold for either
         tokens = self._tokens(lower)
+        present = {t.stem for t in tokens}  # a phrase with a word the text lacks is not tried
         hits: dict[str, Hit] = {}
         for i, token in enumerate(tokens):
-            for rest, group, phrase in self._index.get(token.stem, ()):
-                if group in hits:
+            for rest, needed, group, phrase in self._index.get(token.stem, ()):
+                if group in hits or not needed <= present:
                     continue
                 end = self._match_rest(tokens, i, rest)
                 if end is not None:

@@ -65,12 +65,14 @@ def empty_the_database() -> None:
 
 def draft_sheet(tmp_path: Path) -> Path:
     path = tmp_path / "draft.yaml"
-    # form-0001 gives a budget range, a nice-to-have worth 10 intent points (DESIGN §3, issue
-    # 12): the draft scores it 0 as well, so the demo request moves as it did before.
+    # form-0001 gives a budget range and a current system (vendor switching), nice-to-haves
+    # worth 10 intent points each (DESIGN §3, issue 12): the draft scores them 0 as well, so the
+    # demo request moves as it did before.
     path.write_text(
         DEFAULT_SHEET.read_text()
         .replace("demo: 40,", "demo: 30,")
         .replace("budget_signal:\n    points: 10", "budget_signal:\n    points: 0")
+        .replace("vendor_switching:\n    points: 10", "vendor_switching:\n    points: 0")
     )
     return path
 

@@ -30,11 +30,13 @@ DEFAULT = load_criteria(DEFAULT_SHEET)
 
 def sheet(tmp_path: Path, name: str, demo_points: int = 40) -> Path:
     path = tmp_path / name
-    # form-0001 gives a budget range, a nice-to-have worth 10 intent points (DESIGN §3, issue
-    # 12): a draft with fewer demo points scores it 0 as well, so form-0001 moves as before.
+    # form-0001 gives a budget range and a current system (vendor switching), nice-to-haves worth
+    # 10 intent points each (DESIGN §3, issue 12): a draft with fewer demo points scores them 0 as
+    # well, so form-0001 moves as before.
     text = DEFAULT_SHEET.read_text().replace("demo: 40,", f"demo: {demo_points},")
     if demo_points != 40:
         text = text.replace("budget_signal:\n    points: 10", "budget_signal:\n    points: 0")
+        text = text.replace("vendor_switching:\n    points: 10", "vendor_switching:\n    points: 0")
     path.write_text(text)
     return path
 

@@ -18,12 +18,14 @@ from tests.paths import DEFAULT_SHEET, SAMPLES
 LIVE = load_criteria(DEFAULT_SHEET)
 # A demo request is worth 30 intent points instead of 40 (the intent maximum stays 100: pricing
 # still gives 40).
-# form-0001 gives a budget range, a nice-to-have worth 10 intent points (DESIGN §3, issue 12):
-# the draft scores it 0 as well, so the demo request moves as it did before nice-to-haves scored.
+# form-0001 gives a budget range and a current system ("Paper + PDF", vendor switching), nice-to-
+# haves worth 10 intent points each (DESIGN §3, issue 12): the draft scores them 0 as well, so the
+# demo request moves as it did before nice-to-haves scored.
 DRAFT = parse_criteria(
     DEFAULT_SHEET.read_text()
     .replace("demo: 40,", "demo: 30,")
-    .replace("budget_signal:\n    points: 10", "budget_signal:\n    points: 0"),
+    .replace("budget_signal:\n    points: 10", "budget_signal:\n    points: 0")
+    .replace("vendor_switching:\n    points: 10", "vendor_switching:\n    points: 0"),
     "draft.yaml",
 )
 FORMS = [r.submission for r in SubmissionFile(SAMPLES / "forms.jsonl", channel="form").rows()]
