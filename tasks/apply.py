@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import bindparam, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import Session, SQLModel, col, or_, select
 
 from models.bulk import among, bulk_insert, bulk_update
@@ -334,10 +335,29 @@ class _Chunk:
         )
 
     def _owner_states(self) -> dict[str, OwnerState]:
-        owners = self.criteria.sheet.routing.owners
+        owners = sorted(self.criteria.sheet.routing.owners, key=lambda o: o.id)
         query = select(OwnerState).where(col(OwnerState.id).in_([o.id for o in owners]))
         if self.session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()  # serialize round robin across concurrent runs
+            # Serialize round robin across concurrent runs: every owner's row exists (a run that
+            # inserts one waits for another inserting it), then all are locked in one order, so
+            # two runs never hold each other's rows (a deadlock) nor insert the same one twice.
+            self.session.execute(
+                pg_insert(OwnerState)
+                .values(
+                    [
+                        {
+                            "id": o.id,
+                            "team": o.team,
+                            "open_leads": 0,
+                            "assigned_total": 0,
+                            "last_assigned_seq": 0,
+                        }
+                        for o in owners
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            query = query.order_by(col(OwnerState.id)).with_for_update()
         states = {s.id: s for s in self.session.execute(query).scalars()}
         for owner in owners:
             if owner.id not in states:

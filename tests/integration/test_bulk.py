@@ -194,7 +194,9 @@ def test_a_reviewers_decision_writes_its_rows_through_the_same_bulk_path(
         session.add(review)
         session.flush()
         review_id = review.id
-    outcome = decide_review.fn(review_id, {"decision": "approve_sql", "reviewer": "ann"})
+    outcome = decide_review.fn(
+        review_id, {"decision": "approve_sql", "reviewer": "revops@example.com"}
+    )
     assert outcome.applied and outcome.status == "sql"
     with session_scope(db_url) as session:
         lead = session.exec(select(Lead)).one()
