@@ -26,6 +26,13 @@ _UNRANKED = 5
 # Leads a person or sales holds: the rules leave them alone.
 HELD_STATUSES = frozenset({Status.IN_REVIEW, Status.SQL, Status.OPPORTUNITY, Status.CLOSED_LOST})
 HANDOFF_STATUSES = frozenset({Status.SQL, Status.MQL, Status.MQL_NO_TIMELINE})
+
+
+def handoff_key(lead_id: str, status: str) -> str:
+    """The idempotency key of a lead's handoff: one per lead and status."""
+    return f"{lead_id}:{status}"
+
+
 NURTURE_STATUSES = frozenset({Status.NURTURE, Status.MQL_NO_TIMELINE})
 # A reviewer's answer -> the status and reason the lead takes.
 REVIEW_STATUS: dict[str, tuple[Status, str]] = {

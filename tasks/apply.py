@@ -39,7 +39,13 @@ from qualification.closed_sets import EmailKind
 from qualification.criteria import Criteria
 from qualification.decision import Decision, RoutePlan, top_reasons
 from qualification.identity import match_account, match_person, registered_domain
-from qualification.lifecycle import NEW_PERSON, Standing, Transition, after_submission
+from qualification.lifecycle import (
+    NEW_PERSON,
+    Standing,
+    Transition,
+    after_submission,
+    handoff_key,
+)
 from qualification.lifecycle import is_open as lead_is_open
 from qualification.routing import pick_owner
 from qualification.text import one_line
@@ -612,7 +618,7 @@ class _Chunk:
 
     def queue_handoff(self, lead: LeadLike, record: dict[str, Any], record_id: str) -> str | None:
         """Queue the CRM handoff of the lead's status once; returns its idempotency key."""
-        key = f"{lead.id}:{lead.status}"
+        key = handoff_key(lead.id, lead.status)
         if key in self.handoff_keys:
             return None
         self.handoff_keys.add(key)

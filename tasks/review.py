@@ -38,7 +38,7 @@ from models.tables import (
 )
 from qualification.closed_sets import ReviewVia
 from qualification.criteria import Criteria
-from qualification.lifecycle import SYSTEM_REVIEWER, after_review, review_problem
+from qualification.lifecycle import SYSTEM_REVIEWER, after_review, handoff_key, review_problem
 from qualification.review_choices import (
     CHOICES,
     STATUS_TEXT,
@@ -553,10 +553,9 @@ def _apply(
 
 
 def _handoff_line(session: Session, lead: Lead) -> str:
-    rows = session.exec(
-        select(Handoff).where(col(Handoff.lead_id) == lead.id).order_by(col(Handoff.id).desc())
-    ).all()
-    handoff = next((h for h in rows if h.payload.get("status") == lead.status), None)
+    handoff = session.exec(
+        select(Handoff).where(col(Handoff.idempotency_key) == handoff_key(lead.id, lead.status))
+    ).first()
     if handoff is None:
         return f"none ({lead.status} is not handed to the CRM)"
     if handoff.state == "delivered" and handoff.delivered_at:
