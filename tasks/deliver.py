@@ -46,6 +46,14 @@ Outcome = dict[str, Any]
 INTERNAL_KINDS = frozenset({"reviewer_notification", "sla_escalation"})
 
 
+# What a row in flight when its pass died is marked with, by what `_recover` made of it.
+IN_FLIGHT_NOTES = {
+    "pending": "in flight when its delivery pass died; sent again under the same idempotency key",
+    "unknown": "in flight when its delivery pass died; not sent again (the receiver cannot "
+    "tell a repeat): check whether it arrived, then `medleads delivery retry`",
+    "delivered": "in flight when its delivery pass died; the receiver already had it",
+}
+
 # Transient failures one after another: the receiver is down, stop this pass.
 STOP_AFTER_TRANSIENT = 3
 MAX_BACKOFF_SECONDS = 3600
@@ -163,7 +171,11 @@ def _recover(
             select(table).where(col(table.state).in_(["claimed", "sending"]), left)
         ).scalars()
         for row in stale:
-            row.state = "pending" if row.state == "claimed" else in_flight_done(row)
+            if row.state == "sending":
+                row.state = in_flight_done(row)
+                row.error = IN_FLIGHT_NOTES.get(row.state, row.error)
+            else:
+                row.state = "pending"
             recovered += row.state == "pending"
             unknown += row.state == "unknown"
     return recovered, unknown

@@ -14,12 +14,15 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.states import Crashed, Running
 
+from adapters.crm import WebhookSink
 from adapters.prefect_api import finished_flow_runs
 from flows.inbound_form import inbound_form
 from models.db import session_scope
-from models.tables import SentEmail
-from tasks.deliver import _claim, send_pending_emails
+from models.tables import Handoff, SentEmail
+from tasks.deliver import IN_FLIGHT_NOTES, _claim, deliver_pending_handoffs, send_pending_emails
 from tasks.store import claim_pending
+from tests.integration.test_crm import SECRET, Receiver
+from tests.integration.test_crm import receiver as receiver
 from tests.integration.test_delivery_outages import queue_leads, states, use_smtp
 from tests.integration.test_persistence import form, store
 from tests.smtp import SmtpServer
@@ -91,3 +94,33 @@ def test_emails_a_killed_delivery_pass_claimed_are_sent_once_its_run_is_marked_c
     # SMTP cannot tell a repeat: the one in flight is left for a person, never resent.
     assert states(db_url, SentEmail) == Counter({("sent", 1): 2, ("unknown", 0): 1})
     assert len(server.handler.received) == 2
+    with session_scope(db_url) as session:  # `medleads delivery` says what to do with it
+        left = session.get(SentEmail, claimed[0].id)
+        assert left is not None and left.error == IN_FLIGHT_NOTES["unknown"]
+
+
+def test_the_handoff_in_flight_at_a_kill_is_sent_again_under_its_key_and_marked(
+    runs: list[UUID], settings_env: Path, db_url: str, receiver: Receiver
+) -> None:
+    """A webhook cannot be asked whether it has a handoff: the one in flight is sent again with
+    the same Idempotency-Key (the receiver dedupes by it, DESIGN §6), and the row says so."""
+    queue_leads(db_url, 3)
+    killed = _run(runs, Running())
+    claimed = _claim(Handoff, f"{killed} pass", 10, db_url)
+    with session_scope(db_url) as session:
+        in_flight = session.get(Handoff, claimed[0].id)
+        assert in_flight is not None
+        in_flight.state, in_flight.attempts = "sending", 1
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(killed), Crashed(), force=True)
+
+    report = deliver_pending_handoffs.fn(
+        url=db_url, sink=WebhookSink(receiver.url, SECRET, max_attempts=1)
+    )
+    assert (report.recovered, report.unknown, report.delivered) == (3, 0, 3)
+    assert states(db_url, Handoff) == Counter({("delivered", 1): 2, ("delivered", 2): 1})
+    with session_scope(db_url) as session:
+        resent = session.get(Handoff, claimed[0].id)
+        assert resent is not None and resent.error == IN_FLIGHT_NOTES["pending"]
+        others = [session.get(Handoff, c.id) for c in claimed[1:]]
+        assert [o.error for o in others if o is not None] == [None, None]
