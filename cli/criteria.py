@@ -246,6 +246,8 @@ def replay_command(
 
     from tasks.replay import replay, shadow_report
 
+    from .progress import counted_progress
+
     if (criteria is None) == (not shadow):
         err.print("give --criteria NEW.yaml, or --shadow for the recorded shadow decisions")
         raise typer.Exit(2)
@@ -258,7 +260,10 @@ def replay_command(
             except CriteriaError as exc:
                 raise _refuse(exc, err) from None
             try:
-                report, live = replay(draft, since=day, channel=picked, examples=examples)
+                with counted_progress("replaying") as progress:
+                    report, live = replay(
+                        draft, since=day, channel=picked, examples=examples, progress=progress
+                    )
             except CriteriaError as exc:
                 err.print("the live sheet cannot be used:", markup=False)
                 raise _refuse(exc, err) from None

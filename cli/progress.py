@@ -4,7 +4,7 @@ the database while the flow runs in this process."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -72,3 +72,20 @@ def file_progress(file: Path, every: float = 0.5) -> Iterator[None]:
         finally:
             stop.set()
             thread.join(timeout=5)
+
+
+@contextmanager
+def counted_progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A bar told `(done, total)` by the work itself (`medleads replay`); nothing when stderr
+    is not a terminal."""
+    if not err.is_terminal:
+        yield lambda done, total: None
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def tell(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield tell

@@ -4,10 +4,11 @@ database is only read (a read-only transaction), nothing is sent and Prefect is 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from models.tables import Lead, Organization, OwnerState, RawSubmission, ShadowDecision
 from qualification.criteria import Criteria, CriteriaError
@@ -55,10 +56,12 @@ def replay(
     channel: str | None = None,
     examples: int = 3,
     url: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[ReplayReport, Activation | None]:
     """Every decided submission (state done, lead attached) judged again under the live sheet
     and under `draft`, each on the day it arrived. Returns the report and the live activation
-    (None: the live sheet is the MEDLEADS_CRITERIA file)."""
+    (None: the live sheet is the MEDLEADS_CRITERIA file). `progress(done, total)` is told every
+    page of submissions."""
     report = ReplayReport(draft_version=draft.version, examples_per_transition=examples)
     with reading(url) as conn:
         live, activation = live_criteria(conn)
@@ -86,7 +89,13 @@ def replay(
             query = query.where(RAW.c.received_at >= start)
         if channel:
             query = query.where(RAW.c.channel == channel)
-        for row in conn.execution_options(yield_per=PAGE).execute(query):
+        total = 0
+        if progress is not None:
+            total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            progress(0, total)
+        for done, row in enumerate(conn.execution_options(yield_per=PAGE).execute(query), 1):
+            if progress is not None and done % PAGE == 0:
+                progress(done, total)
             compared = compare(
                 _submission(row.payload, row.channel, row.row),
                 live,
@@ -97,6 +106,8 @@ def replay(
                 organization=row.name,
             )
             report.add(compared, live.version)
+        if progress is not None:
+            progress(total, total)
     return report, activation
 
 

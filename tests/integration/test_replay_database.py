@@ -172,3 +172,14 @@ def test_replay_needs_a_draft_or_shadow(settings_env: Path) -> None:
     assert replay("--shadow", "--criteria", str(DEFAULT_SHEET)).exit_code == 2
     nothing = replay("--shadow")
     assert nothing.exit_code == 2 and "no shadow sheet was ever set" in nothing.stderr
+
+
+def test_replay_tells_its_progress_up_to_every_submission(decided: Path, tmp_path: Path) -> None:
+    from tasks.replay import replay as replay_task
+
+    told: list[tuple[int, int]] = []
+    report, _ = replay_task(
+        load_criteria(draft_sheet(tmp_path)), progress=lambda done, total: told.append((done, total))
+    )
+    assert told[0] == (0, 21) and told[-1] == (21, 21)
+    assert report.replayed == 21
