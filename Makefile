@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo stop test fast lint typecheck unit test-services bench chaos cluster cluster-down cluster-status cluster-deps clean
+.PHONY: demo stop test fast lint typecheck unit test-services bench bench-cluster chaos cluster cluster-down cluster-status cluster-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,11 @@ stop: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
-# The fault suite (~10 min): fuzz and outages on a throwaway stack; appends to docs/reliability.md.
+# The failover drill on a cluster of its own (~15 min): appends to benchmarks/RESULTS.md.
+bench-cluster: $(STAMP) test-services
+	$(BIN)/python -m benchmarks.cluster_drill
+
+# The fault suite (~20 min): fuzz and outages on a throwaway stack; appends to docs/reliability.md.
 chaos: $(STAMP)
 	$(BIN)/python -m benchmarks.chaos
 

@@ -76,6 +76,7 @@ class Topology:
     messaging_db: int
     docket_db: int
     channel_runs: int  # drains of one channel at once
+    review_runs: int  # review runs starting (until they suspend) at once
 
     @property
     def run(self) -> Path:
@@ -126,6 +127,7 @@ def topology() -> Topology:
         messaging_db=int(_env("MEDLEADS_CLUSTER_REDIS_DB", "4")),
         docket_db=int(_env("MEDLEADS_CLUSTER_REDIS_DB", "4")) + 1,
         channel_runs=int(_env("MEDLEADS_CLUSTER_CHANNEL_RUNS", "2")),
+        review_runs=int(_env("MEDLEADS_CLUSTER_REVIEW_RUNS", "4")),
     )
 
 
@@ -429,7 +431,10 @@ def up(log: Any = print) -> Topology:
 
 
 def _cluster_profile(t: Topology) -> None:
-    """Several drains per channel (claims split the work), and Prefect's crash detection."""
+    """Several drains per channel (claims split the work), more review runs at once than
+    `medleads serve`'s two (workers have no process limit of their own: runs waiting for a
+    slot cost the API a state proposal every few seconds each), and Prefect's crash
+    detection."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import DeploymentUpdate
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -438,11 +443,13 @@ def _cluster_profile(t: Topology) -> None:
 
     with temporary_settings({PREFECT_API_URL: t.api_url}):
         with get_client(sync_client=True) as client:
-            for name in CHANNEL_DEPLOYMENTS:
-                deployment = client.read_deployment_by_name(f"{name}/{name}")
-                client.update_deployment(
-                    deployment.id, DeploymentUpdate(concurrency_limit=t.channel_runs)
-                )
+            limits = {
+                **{f"{name}/{name}": t.channel_runs for name in CHANNEL_DEPLOYMENTS},
+                "review-lead/review": t.review_runs,
+            }
+            for name, limit in limits.items():
+                deployment = client.read_deployment_by_name(name)
+                client.update_deployment(deployment.id, DeploymentUpdate(concurrency_limit=limit))
         ensure_crash_detection(30)
 
 
