@@ -377,7 +377,7 @@ def _reviews(d: Drill, t: Any, sample: int | None, log: Callable[[str], None]) -
         "borderline leads: review runs suspended",
         f"{len(paused)} of {len(waiting)} suspended {time.monotonic() - clock:.0f} s after "
         "everything was decided"
-        + ("" if sample is None else f" (waited for {wanted}; the rest queue, 4 at a time)"),
+        + ("" if sample is None else f" (waited for {wanted}; the rest queue for a worker slot)"),
         "all" if sample is None else f">= {wanted}",
         len(picked) == wanted,
     )

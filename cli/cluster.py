@@ -54,6 +54,7 @@ LB_API_PORT = 4300
 LB_INTAKE_PORT = 8800
 WORKERS = 2
 POOL = "medleads"  # the work pool prefect.yaml names
+REVIEW_QUEUE = "reviews"  # the review deployment's work queue (prefect.yaml)
 CHANNEL_DEPLOYMENTS = ("inbound-form", "webinar")
 # What this process started: they outlive `up` by design; kept so Popen does not warn, and
 # reaped by `down` when it runs in the same process (tests).
@@ -76,7 +77,7 @@ class Topology:
     messaging_db: int
     docket_db: int
     channel_runs: int  # drains of one channel at once
-    review_runs: int  # review runs starting (until they suspend) at once
+    worker_limit: int  # flow-run processes per worker at once
 
     @property
     def run(self) -> Path:
@@ -127,7 +128,7 @@ def topology() -> Topology:
         messaging_db=int(_env("MEDLEADS_CLUSTER_REDIS_DB", "4")),
         docket_db=int(_env("MEDLEADS_CLUSTER_REDIS_DB", "4")) + 1,
         channel_runs=int(_env("MEDLEADS_CLUSTER_CHANNEL_RUNS", "2")),
-        review_runs=int(_env("MEDLEADS_CLUSTER_REVIEW_RUNS", "4")),
+        worker_limit=int(_env("MEDLEADS_CLUSTER_WORKER_LIMIT", "4")),
     )
 
 
@@ -212,7 +213,10 @@ def parts(t: Topology) -> list[Part]:
         )
     )
     for n in range(1, WORKERS + 1):
-        worker = (exe, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", f"worker-{n}")
+        worker = (
+            *(exe, "-m", "prefect", "worker", "start", "--pool", POOL, "--name", f"worker-{n}"),
+            *("--limit", str(t.worker_limit)),
+        )
         found.append(Part(f"worker-{n}", "worker", None, worker))
     return found
 
@@ -403,6 +407,7 @@ def up(log: Any = print) -> Topology:
         "process",
         "--overwrite",
     )
+    _review_queue(t)
     log("deploying prefect.yaml (prefect deploy --all)")
     _run(
         t,
@@ -431,10 +436,8 @@ def up(log: Any = print) -> Topology:
 
 
 def _cluster_profile(t: Topology) -> None:
-    """Several drains per channel (claims split the work), more review runs at once than
-    `medleads serve`'s two (workers have no process limit of their own: runs waiting for a
-    slot cost the API a state proposal every few seconds each), and Prefect's crash
-    detection."""
+    """Several drains per channel (claims split the work), review runs bounded by the workers
+    rather than by a deployment limit, and Prefect's crash detection."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import DeploymentUpdate
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -443,9 +446,14 @@ def _cluster_profile(t: Topology) -> None:
 
     with temporary_settings({PREFECT_API_URL: t.api_url}):
         with get_client(sync_client=True) as client:
-            limits = {
+            # Review runs: no deployment limit here. With one, every run waiting for a slot
+            # asks the API again every few seconds: 360 waiting reviews made ~70 state
+            # proposals a second and starved everything (measured in the drill). The workers'
+            # --limit bounds the processes instead, and the review queue's priority keeps
+            # channel runs first.
+            limits: dict[str, int | None] = {
                 **{f"{name}/{name}": t.channel_runs for name in CHANNEL_DEPLOYMENTS},
-                "review-lead/review": t.review_runs,
+                "review-lead/review": None,
             }
             for name, limit in limits.items():
                 deployment = client.read_deployment_by_name(name)
@@ -497,6 +505,16 @@ def _redis_status(t: Topology) -> PartStatus:
     except (redis.RedisError, OSError, KeyError, ValueError):
         healthy = False
     return PartStatus("redis", "redis", pid, t.messaging_url, healthy)
+
+
+def _review_queue(t: Topology) -> None:
+    """The review deployment's work queue, polled after the default one (priority 10)."""
+    body = {"name": REVIEW_QUEUE, "priority": 10}
+    queues = f"{t.api_url}/work_pools/{POOL}/queues"
+    response = httpx.post(queues, json=body, timeout=10)
+    if response.status_code == 409:  # there already: keep its priority right
+        response = httpx.patch(f"{queues}/{REVIEW_QUEUE}", json={"priority": 10}, timeout=10)
+    response.raise_for_status()
 
 
 def _online_workers(t: Topology) -> set[str]:
