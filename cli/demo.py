@@ -70,6 +70,17 @@ def _run_outbound() -> str:
     return str(run.id)
 
 
+def _run_report(seconds: float = 120) -> bool:
+    """The daily report run now, so the ops summary exists when the demo prints its link;
+    True when it completed in time."""
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+
+    run = run_deployment("report/report", timeout=seconds)
+    assert isinstance(run, FlowRun)
+    return bool(run.state and run.state.is_completed())
+
+
 def undecided() -> int:
     """Submissions stored but not decided yet."""
     from models.tables import RawSubmission
@@ -143,10 +154,13 @@ def demo() -> None:
         run_id = _run_outbound()
         out.print(f"started the outbound-list deployment on the sample list (run {run_id[:8]})")
         _wait_until_decided(300)
+        if not _run_report():
+            err.print("the report run did not complete in time: the ops summary may be missing")
         _summary(s, _reviews_waiting())
 
 
 def _summary(s: Stack, reviews: list[dict[str, Any]]) -> None:
+    from tasks.ops import OPS_KEY
     from tasks.review import PENDING_TAG
 
     leads = lead_lines()
@@ -170,6 +184,7 @@ def _summary(s: Stack, reviews: list[dict[str, Any]]) -> None:
             f"  {review['review_id'][:8]} {review['organization']}",
             f"{review['run_state']}: {s.ui}/runs/flow-run/{review['flow_run_id']}",
         )
+    table.add_row("ops summary", f"{s.ui}/artifacts/key/{OPS_KEY}")
     table.add_row("Prefect UI", s.ui)
     table.add_row("intake", f"{s.intake_url}/v1/forms (signed posts; see README)")
     out.print(table)
