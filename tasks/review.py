@@ -388,7 +388,7 @@ def review_view(review_id: str, criteria: Criteria) -> tuple[ReviewView, str]:
             timeout,
             label=f"{org.name if org and org.name else 'lead'}, proposed {review.proposed_status}",
             last_refusal=refusal,
-            reviewers=[*reviewers_of(criteria), SYSTEM_REVIEWER],
+            reviewers=reviewers_of(criteria),
         )
     return view, scorecard
 
@@ -446,11 +446,17 @@ def decide_review(review_id: str, answer: dict[str, Any]) -> ReviewOutcome:
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         review = session.exec(query).one()
-        actor = str(answer.get("reviewer") or "").strip() or "unknown"
         # The path sets `via`: the CLI, the sweep and API callers add it; the UI form has none.
         via = str(answer.get("via") or ReviewVia.UI)
         if via not in set(ReviewVia):
             via = ReviewVia.API
+        # The sweep's answers are the system's (its Reviewer is the fallback reviewer only
+        # because the form lists the sheet's people and nobody else).
+        actor = (
+            SYSTEM_REVIEWER
+            if via == ReviewVia.SWEEP
+            else str(answer.get("reviewer") or "").strip() or "unknown"
+        )
         if review.state != "pending":
             return ReviewOutcome(
                 applied=False, refused=True, message=already_decided(review), already_decided=True
@@ -723,7 +729,8 @@ def expiry_answer(criteria: Criteria) -> dict[str, Any]:
     option = "route_mql" if criteria.sheet.review.default_action == "mql" else "nurture"
     return {
         "decision": choice_label(option),
-        "reviewer": SYSTEM_REVIEWER,
+        # A name the form accepts; the run records the sweep's decision as `system`.
+        "reviewer": criteria.sheet.review.fallback_reviewer,
         "note": "review_expired",
         "via": "sweep",
     }

@@ -418,10 +418,10 @@ def test_the_review_form_offers_every_choice_and_the_sheet_reviewers() -> None:
     from qualification.review_choices import CHOICES
     from tasks.review import review_input
 
-    form = review_input(["revops@example.com", "system"], "the scorecard")
+    form = review_input(["revops@example.com", "sales@example.com"], "the scorecard")
     schema = create_v2_schema(form.__name__, model_base=form)
     assert schema["properties"]["decision"]["enum"] == list(CHOICES)
-    assert schema["properties"]["reviewer"]["enum"] == ["revops@example.com", "system"]
+    assert schema["properties"]["reviewer"]["enum"] == ["revops@example.com", "sales@example.com"]
     assert set(schema["required"]) == {"decision", "reviewer"}
     assert "via" not in schema["properties"] and "additionalProperties" not in schema
     # A stored answer always loads (the flow validates it after resume, never crashes on it).
