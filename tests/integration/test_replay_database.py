@@ -179,7 +179,8 @@ def test_replay_tells_its_progress_up_to_every_submission(decided: Path, tmp_pat
 
     told: list[tuple[int, int]] = []
     report, _ = replay_task(
-        load_criteria(draft_sheet(tmp_path)), progress=lambda done, total: told.append((done, total))
+        load_criteria(draft_sheet(tmp_path)),
+        progress=lambda done, total: told.append((done, total)),
     )
     assert told[0] == (0, 21) and told[-1] == (21, 21)
     assert report.replayed == 21
