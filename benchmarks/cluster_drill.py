@@ -36,6 +36,7 @@ from typing import Any
 from .figures import Figure, print_figures
 
 BENCH = "cluster drill"
+PAGE = 200  # flow runs per API read (the server's default limit)
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DRILL_ENV = {
     "MEDLEADS_CLUSTER_PREFECT_DB": "medleads_drill_prefect",
@@ -345,23 +346,37 @@ def _reviews(d: Drill, t: Any, sample: int | None, log: Callable[[str], None]) -
     from uuid import UUID
 
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
 
     from cli.review import answer_of
     from tasks.criteria import active_criteria
     from tasks.review import pending_reviews, resume_review, reviewers_of
 
     def look() -> tuple[list[dict[str, Any]], list[str]]:
-        """The pending reviews, and the ids of those whose run is suspended."""
+        """The pending reviews, and the ids of those whose run is suspended (one filtered
+        query a page, not a request per review: hundreds of those would load the API)."""
         waiting = pending_reviews()
+        runs = [UUID(r["flow_run_id"]) for r in waiting if r["flow_run_id"]]
+        suspended: set[str] = set()
         with get_client(sync_client=True) as client:
-            paused = [
-                r["review_id"]
-                for r in waiting
-                if r["flow_run_id"]
-                and (s := client.read_flow_run(UUID(r["flow_run_id"])).state) is not None
-                and s.is_paused()
-            ]
-        return waiting, paused
+            for start in range(0, len(runs), PAGE):
+                found = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        id=FlowRunFilterId(any_=runs[start : start + PAGE]),
+                        state=FlowRunFilterState(
+                            type=FlowRunFilterStateType(any_=[StateType.PAUSED])
+                        ),
+                    ),
+                    limit=PAGE,
+                )
+                suspended |= {str(run.id) for run in found}
+        return waiting, [r["review_id"] for r in waiting if r["flow_run_id"] in suspended]
 
     clock = time.monotonic()
     deadline = clock + 900
@@ -370,7 +385,7 @@ def _reviews(d: Drill, t: Any, sample: int | None, log: Callable[[str], None]) -
         enough = len(paused) == len(waiting) or (sample is not None and len(paused) >= sample)
         if enough or time.monotonic() > deadline:
             break
-        time.sleep(2)
+        time.sleep(5)
     wanted = len(waiting) if sample is None else min(sample, len(waiting))
     picked = paused[:wanted]
     d.figure(
