@@ -52,12 +52,13 @@ class Sizes:
     rate: float  # posts per second
     seconds: float  # to settle after the last kill
     reviews: int | None  # reviews to resume through the load balancer (None: every one)
+    batch: int  # the list's chunk size: enough chunks that a kill lands inside one
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(300, 2_000, 30, 900, None)
-        return cls(3_000, 50_000, 50, 1_800, 30)
+            return cls(300, 2_000, 30, 900, None, 200)
+        return cls(3_000, 50_000, 50, 1_800, 30, 1_000)
 
 
 @dataclass
@@ -128,6 +129,20 @@ def states(url: str, channel: str | None = None) -> Counter[str]:
         return Counter({state: n for state, n in session.exec(query).all()})
 
 
+def held_by(url: str, run_id: str) -> int:
+    """Submissions a run has claimed and not finished."""
+    from sqlmodel import col, func, select
+
+    from models.db import session_scope
+    from models.tables import RawSubmission
+
+    with session_scope(url) as session:
+        query = select(func.count()).where(
+            col(RawSubmission.state) == "claimed", col(RawSubmission.claimed_by) == run_id
+        )
+        return int(session.exec(query).one())
+
+
 def decided_more_than_once(url: str) -> int:
     from sqlmodel import col, func, select
 
@@ -146,13 +161,13 @@ def decided_more_than_once(url: str) -> int:
 # --- the drill ------------------------------------------------------------------------------------
 
 
-def _list_run(t: Any, path: Path) -> str:
+def _list_run(path: Path, batch: int) -> str:
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name("outbound-list/outbound-list")
         run = client.create_flow_run_from_deployment(
-            deployment.id, parameters={"file": str(path), "batch_size": 1000}
+            deployment.id, parameters={"file": str(path), "batch_size": batch}
         )
     return str(run.id)
 
@@ -219,7 +234,7 @@ def run(t: Any, mailbox: Any, crm: Any, sizes: Sizes, log: Callable[[str], None]
     with temporary_settings({PREFECT_API_URL: t.api_url}):
         started = time.monotonic()
         since = time.time()
-        list_run = _list_run(t, path)
+        list_run = _list_run(path, sizes.batch)
         last_post: list[float] = []
 
         def send() -> None:
@@ -245,10 +260,11 @@ def run(t: Any, mailbox: Any, crm: Any, sizes: Sizes, log: Callable[[str], None]
                 + (f", the last {last:.1f} s after it" if failed else ""),
             )
 
-        # The worker running the list dies in the middle of a chunk.
+        # The worker running the list dies in the middle of a chunk: rows the list's own run
+        # holds (the minutely intake-sweep may be draining the same list on the other worker).
         def mid_chunk() -> bool:
-            now = states(url, "outbound")
-            return now["claimed"] > 0 and now["done"] >= sizes.rows // 5
+            done = states(url, "outbound")["done"]
+            return done >= sizes.rows // 5 and held_by(url, list_run) > 0
 
         engine = worker = None
         deadline = time.monotonic() + 600
@@ -258,9 +274,18 @@ def run(t: Any, mailbox: Any, crm: Any, sizes: Sizes, log: Callable[[str], None]
                 if engine is not None:
                     worker = parent(engine)
                     break
+            elif states(url, "outbound")["done"] >= sizes.rows // 5 and _run_state(list_run) in (
+                "COMPLETED",
+                "FAILED",
+                "CRASHED",
+            ):
+                break  # over before a kill could land: say so below
             time.sleep(0.1)
         if engine is None or worker is None:
-            d.problems.append("the list never reached the middle of a chunk within 10 minutes")
+            d.problems.append(
+                f"the list's run held no chunk to be killed in (run {_run_state(list_run)}, "
+                f"rows {dict(states(url, 'outbound'))})"
+            )
         else:
             mid = states(url, "outbound")
             for pid in (worker, engine):
