@@ -588,12 +588,8 @@ def measure(quick: bool = False, log: Callable[[str], None] = print) -> Drill:
     return d
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    """A plain `kill` stops the cluster too, as Ctrl-C does."""
-    raise KeyboardInterrupt
-
-
 def main() -> None:
+    from .chaos import interrupt
     from .run import RESULTS, load_average, markdown
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -601,7 +597,7 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)  # a plain `kill` stops the cluster too
     started = time.perf_counter()
     loads = [load_average()]
     drill = measure(args.quick)
