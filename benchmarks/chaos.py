@@ -1,13 +1,14 @@
 """The fault suite (`make chaos`): one throwaway stack, faults one after another, and whether
 what we promise held (docs/reliability.md).
 
-Run: `python -m benchmarks.chaos [--quick] [--no-record]`. The stack (Prefect server, `medleads
-serve`, intake; SQLite) sends its emails to an aiosmtpd server and its handoffs to a CRM stand-in,
-both in this process on loopback. Scenarios, in order: fuzzed intake, SMTP down then up, the CRM
-answering 500 then timing out then 200, the Prefect server down during posts, and `medleads
-serve` killed (-9, with the flow runs it started) once mid-burst and once mid-delivery. Each
-prints one row; the table is appended to docs/reliability.md; the exit status is 1 when a
-promise failed.
+Run: `python -m benchmarks.chaos [--quick] [--no-record] [--only TEXT]`. The stack (Prefect
+server, `medleads serve`, intake; SQLite) sends its emails to an aiosmtpd server and its handoffs
+to a CRM stand-in, both in this process on loopback. Scenarios, in order: fuzzed intake, SMTP down
+then up, the CRM answering 500 then timing out then 200, the Prefect server down during posts, and
+`medleads serve` killed (-9, with the flow runs it started) once mid-burst and once mid-delivery;
+then, on a second stack on PostgreSQL whose app database is reached through a loopback proxy the
+suite cuts and restores, the database down during a burst. Each prints one row; the table is
+appended to docs/reliability.md; the exit status is 1 when a promise failed.
 """
 
 from __future__ import annotations
@@ -76,14 +77,15 @@ class Sizes:
     crm: int
     prefect: int
     burst: int
+    database: int
     outage: float  # how long a receiver stays down at least, seconds
 
     @classmethod
     def of(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(fuzz=300, smtp=30, crm=30, prefect=30, burst=200, outage=10)
+            return cls(fuzz=300, smtp=30, crm=30, prefect=30, burst=200, database=60, outage=10)
         # A full outage outlasts a `delivery` run (every minute), so the schedule meets it too.
-        return cls(fuzz=3000, smtp=200, crm=200, prefect=200, burst=1000, outage=75)
+        return cls(fuzz=3000, smtp=200, crm=200, prefect=200, burst=1000, database=400, outage=75)
 
 
 @dataclass
@@ -232,6 +234,75 @@ class _CrmHandler(BaseHTTPRequestHandler):
         pass
 
 
+class DatabaseLink:
+    """A loopback TCP proxy to this machine's PostgreSQL that the suite can cut: every open
+    connection is dropped and new ones are refused, as when the server stops (the server is
+    shared, so stopping it is not ours to do); `restore` listens again on the same port."""
+
+    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
+        self.target = target
+        self.port = free_port()
+        self.cuts = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    def _call(self, step: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(step, self._loop).result(10)
+
+    def start(self) -> None:
+        self._thread.start()
+        self.restore()
+
+    def restore(self) -> None:
+        self._call(self._listen())
+
+    def cut(self) -> None:
+        self.cuts += 1
+        self._call(self._cut())
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.cut()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+    async def _listen(self) -> None:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
+
+    async def _cut(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for writer in list(self._open):
+            writer.transport.abort()
+        self._open.clear()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        ends = {writer, up_writer}
+        self._open |= ends
+
+        async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.transport.abort()
+
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+        self._open -= ends
+
+
 # --- posting ----------------------------------------------------------------------------------
 
 
@@ -253,6 +324,7 @@ class Case:
 class Answer:
     status: int  # 0: no answer at all
     body: Any
+    retry_after: str | None = None
 
 
 def _headers(case: Case) -> dict[str, str]:
@@ -293,7 +365,7 @@ async def _send(url: str, cases: list[Case], clients: int, rate: float | None) -
                 body = answer.json()
             except ValueError:
                 body = answer.text
-            return Answer(answer.status_code, body)
+            return Answer(answer.status_code, body, answer.headers.get("Retry-After"))
 
         return list(await asyncio.gather(*(one(i, c) for i, c in enumerate(cases))))
 
@@ -717,6 +789,7 @@ class Suite:
     crm: Crm
     sizes: Sizes
     tag: str
+    link: DatabaseLink | None = None  # the app database's connection, on the PostgreSQL stack
 
     def prefix(self, name: str) -> str:
         return f"{name}-{self.tag}"
@@ -731,14 +804,26 @@ class Suite:
             if c.submission_id and a.status == 202 and not c.duplicate
         }
 
-    def settle(self, row: Row, ids: set[str], since: float) -> tuple[Outcome, float | None]:
+    def settle(
+        self, row: Row, ids: set[str], since: float, what: str = "all"
+    ) -> tuple[Outcome, float | None]:
         result, decided, delivered = settle(ids, self.mailbox, self.crm, since)
         if decided is not None:
             done = "-" if delivered is None else f"{delivered:.1f} s"
-            row.notes.append(f"all decided after {decided:.1f} s, all delivered after {done}")
+            row.notes.append(f"{what} decided after {decided:.1f} s, delivered after {done}")
         return result, delivered
 
-    def finish(self, row: Row, result: Outcome, recovered: float | None, since: float) -> Row:
+    def finish(
+        self,
+        row: Row,
+        result: Outcome,
+        recovered: float | None,
+        since: float,
+        interrupted: frozenset[str] = frozenset(),
+    ) -> Row:
+        """Count the outcome into the row. Runs ending in a state in `interrupted` (Crashed for
+        a kill) are the fault's doing: each may have left one email in doubt and one handoff
+        resent under its key, and they are not counted as failures."""
         row.lost += result.lost
         row.duplicated += result.duplicated
         row.recovered_in = recovered
@@ -746,23 +831,24 @@ class Suite:
             row.problems.append(f"not settled within {PROMISE_SECONDS:.0f} s: {result.describe()}")
         if result.split_submissions:
             row.problems.append(f"{len(result.split_submissions)} submissions in two leads")
-        # A killed delivery pass may have had one email and one handoff in flight (a channel
-        # run and the delivery run can both be delivering): at most one each per Crashed run.
-        crashed = crashed_runs(since) if "kill" in row.scenario else 0
-        if len(result.emails_in_doubt) > crashed:
+        # An interrupted delivery pass may have had one email and one handoff in flight (a
+        # channel run and the delivery run can both be delivering): at most one each per run.
+        runs = runs_since(since)
+        stopped = sum(n for (_, state), n in runs.items() if state in interrupted)
+        if len(result.emails_in_doubt) > stopped:
             row.problems.append(
-                f"{len(result.emails_in_doubt)} emails left unknown (in flight at a kill), "
-                f"{crashed} runs killed"
+                f"{len(result.emails_in_doubt)} emails left unknown (in flight at the fault), "
+                f"{stopped} runs interrupted"
             )
-        if len(result.handoffs_resent) > crashed:
+        if len(result.handoffs_resent) > stopped:
             row.problems.append(
-                f"{len(result.handoffs_resent)} handoffs resent (in flight at a kill), "
-                f"{crashed} runs killed"
+                f"{len(result.handoffs_resent)} handoffs resent (in flight at the fault), "
+                f"{stopped} runs interrupted"
             )
         row.notes.append(result.describe())
-        if bad := failed_runs(
-            since, allowed=frozenset({"Crashed"}) if "kill" in row.scenario else frozenset()
-        ):
+        if stopped:
+            row.notes.append(f"{stopped} runs ended {'/'.join(sorted(interrupted))} by the fault")
+        if bad := failed_runs(since, allowed=interrupted):
             row.problems.append("runs not Completed: " + ", ".join(bad))
         return row
 
@@ -933,15 +1019,61 @@ def serve_killed(x: Suite, row: Row, moment: str = "claim") -> Row:
             "still claimed by runs that are "
             + ", ".join(f"{state} ({n} submissions)" for state, n in stuck.items())
         )
-    return x.finish(row, result, recovered, since)
+    return x.finish(row, result, recovered, since, interrupted=frozenset({"Crashed"}))
 
 
 def database_down(x: Suite, row: Row) -> Row:
-    row.skipped = (
-        "the stack runs on SQLite, a file with no server to stop; the machine's PostgreSQL "
-        "is shared, so stopping it is not ours to do"
+    """On the PostgreSQL stack: a third of a burst is posted, then the app database goes away
+    (its link cut while those are being decided and delivered) and the rest is posted during the
+    outage. Promised: a 202 means stored; a post that meets the outage gets 503 with
+    Retry-After, never 202; once the database is back, everything accepted is decided and
+    delivered with no new traffic; the refused posts, sent again as Retry-After asks, are
+    accepted and settle too. Runs the outage fails are allowed to fail."""
+    if x.link is None:
+        row.skipped = "needs the PostgreSQL stack (its app database link can be cut)"
+        return row
+    prefix = x.prefix("dbdown")
+    cases = plain_cases(valid_forms(x.sizes.database, prefix, seed=71, consent=True))
+    first, rest = cases[: len(cases) // 3], cases[len(cases) // 3 :]
+    quiet()
+    since = time.time()
+    accepted = x.check_accepted(row, first, post(x.s, first))
+    # Cut once the runs those posts started are at work (a claim or a delivery in hand).
+    watch = time.monotonic()
+    while not (held := _claimed(prefix) + _delivering(prefix)) and time.monotonic() < watch + 60:
+        time.sleep(0.05)
+    x.link.cut()
+    row.notes.append(f"cut with {held} submissions, emails and handoffs claimed")
+    down = time.monotonic()
+    try:
+        answers = post(x.s, rest)
+        time.sleep(max(0.0, x.sizes.outage - (time.monotonic() - down)))
+    finally:
+        x.link.restore()
+    up = time.monotonic()
+    refused = [c for c, a in zip(rest, answers, strict=True) if a.status == 503]
+    row.tried += len(rest)
+    row.as_promised += sum(a.status == 503 and bool(a.retry_after) for a in answers)
+    row.server_errors += sum(
+        (a.status >= 500 or a.status == 0) and not (a.status == 503 and a.retry_after)
+        for a in answers
     )
-    return row
+    if wrong := Counter(a.status for a in answers if a.status != 503):
+        row.problems.append(f"answered while the database was down: {dict(wrong)}")
+    row.notes.append(
+        f"database down {up - down:.0f} s: {len(refused)} of {len(rest)} posts answered 503 "
+        f"with Retry-After {sorted({a.retry_after for a in answers if a.retry_after})}"
+    )
+    before, recovered = x.settle(row, accepted, up, "posts accepted before the outage:")
+    if recovered is None:
+        row.notes.append(f"posts accepted before the outage, at the deadline: {before.describe()}")
+    # The callers come back, as Retry-After asks.
+    again = time.monotonic()
+    accepted |= x.check_accepted(row, refused, post(x.s, refused))
+    later, delivered = x.settle(row, accepted, again, "all, once the refused were sent again:")
+    if delivered is None:
+        row.problems.append(f"refused posts sent again not settled: {later.describe()}")
+    return x.finish(row, later, recovered, since, interrupted=frozenset({"Failed"}))
 
 
 def _claimers(ids: set[str]) -> Counter[str]:
@@ -1034,42 +1166,67 @@ def receivers() -> Iterator[tuple[Mailbox, Crm]]:
         mailbox.stop()
 
 
+# Scenarios run on the default stack (SQLite), but these, on a stack of their own on PostgreSQL.
+ON_POSTGRES = frozenset({"database down"})
+
+
+@contextlib.contextmanager
+def _suite(mailbox: Mailbox, crm: Crm, sizes: Sizes, postgres: bool) -> Iterator[Suite]:
+    env = {
+        **STACK_ENV,
+        "MEDLEADS_SMTP_URL": mailbox.url,
+        "MEDLEADS_CRM_WEBHOOK_URL": crm.url,
+        "MEDLEADS_CRM_WEBHOOK_SECRET": CRM_SECRET,
+    }
+    link = DatabaseLink() if postgres else None
+    try:
+        if link:
+            link.start()
+        port = link.port if link else None
+        with bench_stack(postgres=postgres, env=env, app_database_port=port) as s:
+            yield Suite(s, mailbox, crm, sizes, tag=str(int(time.time())), link=link)
+    finally:
+        if link:
+            link.stop()
+
+
 def measure(
     quick: bool = False,
     log: Callable[[str], None] = print,
     skip: frozenset[str] = frozenset(),
     only: str = "",
 ) -> list[Row]:
-    """Start one stack, run every scenario in order (but those in `skip`, and only those whose
-    name contains `only`); everything is stopped afterwards."""
+    """Run every scenario in order (but those in `skip`, and only those whose name contains
+    `only`), on one stack, and those in ON_POSTGRES on a second one; all stopped afterwards."""
     sizes = Sizes.of(quick)
+    chosen = [
+        (name, scenario)
+        for name, scenario in SCENARIOS
+        if name not in skip and only.lower() in name.lower()
+    ]
     rows: list[Row] = []
     with receivers() as (mailbox, crm):
-        env = {
-            **STACK_ENV,
-            "MEDLEADS_SMTP_URL": mailbox.url,
-            "MEDLEADS_CRM_WEBHOOK_URL": crm.url,
-            "MEDLEADS_CRM_WEBHOOK_SECRET": CRM_SECRET,
-        }
-        with bench_stack(env=env) as s:
-            suite = Suite(s, mailbox, crm, sizes, tag=str(int(time.time())))
-            log(f"stack up in {s.started_in:.0f} s ({s.data.parent})")
-            for name, scenario in SCENARIOS:
-                if name in skip or only.lower() not in name.lower():
-                    continue
-                log(f"-- {name} ...")
-                clock = time.monotonic()
-                row = Row(name)
-                try:
-                    scenario(suite, row)
-                except Exception as exc:  # one broken scenario must not hide the others
-                    row.problems.append(f"{type(exc).__name__}: {exc}"[:300])
-                rows.append(row)
-                log(f"   {time.monotonic() - clock:.0f} s: {'met' if row.ok else 'NOT MET'}")
-                for note in row.notes:
-                    log(f"   {note}")
-                for problem in row.problems:
-                    log(f"   problem: {problem}")
+        for postgres in (False, True):
+            mine = [(name, f) for name, f in chosen if (name in ON_POSTGRES) == postgres]
+            if not mine:
+                continue
+            with _suite(mailbox, crm, sizes, postgres) as suite:
+                where = "PostgreSQL" if postgres else "SQLite"
+                log(f"stack on {where} up in {suite.s.started_in:.0f} s ({suite.s.data.parent})")
+                for name, scenario in mine:
+                    log(f"-- {name} ...")
+                    clock = time.monotonic()
+                    row = Row(name)
+                    try:
+                        scenario(suite, row)
+                    except Exception as exc:  # one broken scenario must not hide the others
+                        row.problems.append(f"{type(exc).__name__}: {exc}"[:300])
+                    rows.append(row)
+                    log(f"   {time.monotonic() - clock:.0f} s: {'met' if row.ok else 'NOT MET'}")
+                    for note in row.notes:
+                        log(f"   {note}")
+                    for problem in row.problems:
+                        log(f"   problem: {problem}")
     return rows
 
 

@@ -205,9 +205,12 @@ def bench_stack(
     poll_seconds: float = 1.0,
     trigger_seconds: float | None = None,
     env: dict[str, str] | None = None,
+    app_database_port: int | None = None,
 ) -> Iterator[BenchStack]:
     """A fresh stack, stopped (and its databases dropped) on exit, even on error or Ctrl-C.
-    `env` adds to (or overrides) the environment of every process of the stack."""
+    `env` adds to (or overrides) the environment of every process of the stack; on PostgreSQL,
+    `app_database_port` is where the app (not Prefect) reaches the server (a proxy the caller
+    can cut)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from models.db import dispose_engines, upgrade
@@ -220,7 +223,10 @@ def bench_stack(
     prefect_port, intake_port = free_port(), free_port()
     api = f"http://127.0.0.1:{prefect_port}/api"
     if postgres:
-        database_url = f"postgresql+psycopg://{PG_SERVER}/{app_db}"
+        reach = PG_SERVER
+        if app_database_port:
+            reach = PG_SERVER.replace(":5432", f":{app_database_port}")
+        database_url = f"postgresql+psycopg://{reach}/{app_db}"
     else:
         database_url = f"sqlite:///{tmp / 'data' / 'medleads.db'}"
     s = BenchStack(
@@ -460,7 +466,12 @@ def reading() -> Iterator[Any]:
 
     url = normalize_url(get_settings().resolved_database_url)
     if url not in _readers:
-        _readers[url] = create_engine(url, connect_args={"timeout": 30} if "sqlite" in url else {})
+        sqlite = url.startswith("sqlite")
+        _readers[url] = create_engine(
+            url,
+            connect_args={"timeout": 30} if sqlite else {},
+            pool_pre_ping=not sqlite,  # a connection from before a database outage is dead
+        )
     with Session(_readers[url]) as session:
         yield session
 
