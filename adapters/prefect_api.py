@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 from uuid import UUID
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     FlowFilter,
@@ -129,6 +131,34 @@ def finished_flow_runs(flow_run_ids: Collection[str]) -> set[str]:
         log.debug("could not read flow run states (%s)", type(exc).__name__)
         return set()
     return {ids[run.id] for run in runs if run.id in ids}
+
+
+def resumed_answers(waits: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """flow run id -> the answer a person resumed it with, for those of these runs (flow run id
+    -> the key of the suspend it waits on) that were resumed and have not suspended again nor
+    finished. A resumed run can queue a long time for a process; its answer is readable at once.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    moving = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
+    ids = [UUID(run_id) for run_id in waits]
+    with get_client(sync_client=True) as client:
+        for start in range(0, len(ids), 200):
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=ids[start : start + 200]),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=moving)),
+                ),
+                limit=200,
+            )
+            for run in runs:
+                key = f"suspended-{waits[str(run.id)]}-response"
+                try:
+                    found[str(run.id)] = json.loads(client.read_flow_run_input(run.id, key))
+                except httpx.HTTPStatusError as e:
+                    if e.response.status_code != 404:
+                        raise
+                    # Started, not yet suspended; or resumed without an answer.
+    return found
 
 
 def read_flow_run_state(flow_run_id: str) -> State | None:

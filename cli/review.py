@@ -6,7 +6,6 @@ import csv
 import getpass
 import json
 import sys
-import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ from rich.table import Table
 
 from models.db import session_scope
 from models.settings import get_settings
-from models.tables import Lead, Review
+from models.tables import Lead
 
 from .console import OutputFormat, err, out
 
@@ -26,9 +25,6 @@ ReviewerOpt = Annotated[
     typer.Option("--reviewer", help="Who decides (default MEDLEADS_REVIEWER, else the OS user)."),
 ]
 NoteOpt = Annotated[str, typer.Option("--note", help="A note kept with the decision.")]
-WaitOpt = Annotated[
-    float, typer.Option("--wait", help="Seconds to wait for the decision to be applied (0: none).")
-]
 BULK_OPTIONS = {
     "approve": "approve_sql",
     "approve_sql": "approve_sql",
@@ -111,49 +107,29 @@ def cli_answer(
         raise typer.Exit(2) from None
 
 
-def _wait_applied(review_id: str, seconds: float) -> str | None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with session_scope() as session:
-            review = session.get(Review, review_id)
-            if review and review.state == "decided":
-                lead = session.get(Lead, review.lead_id)
-                return (
-                    f"{lead.status} ({lead.reason}), owner {lead.owner_id or 'none'}"
-                    if lead
-                    else ""
-                )
-        time.sleep(0.5)
-    return None
-
-
-def decide(review_id: str, answer: dict[str, Any], wait: float) -> bool:
-    """Resume one review; print what happened. False when it was refused."""
-    from tasks.review import resume_review
+def decide(review_id: str, answer: dict[str, Any]) -> bool:
+    """Answer one review (its run resumed, the answer applied at once); print what happened.
+    False when it was refused."""
+    from tasks.review import answer_review, find_review
 
     try:
-        resume_review(review_id, answer)
+        outcome = answer_review(review_id, answer)
     except (LookupError, PermissionError, ValueError) as exc:
         err.print(f"review {review_id}: refused: {exc}", markup=False)
         return False
-    from tasks.review import find_review
-
+    label = answer["decision"].partition(":")[0]
+    if not outcome.applied:
+        err.print(f"review {review_id}: {label} refused: {outcome.message}", markup=False)
+        return False
     with session_scope() as session:
-        full = find_review(session, review_id).id
-    out.print(
-        f"review {full[:8]}: {answer['decision'].partition(':')[0]} sent, recorded as reviewer "
-        f"{answer['reviewer']}",
-        markup=False,
-    )
-    if wait > 0:
-        applied = _wait_applied(full, wait)
-        if applied is None:
-            err.print(
-                f"review {full[:8]}: not applied within {wait:.0f} s (is medleads serve running?)",
-                markup=False,
-            )
-            return False
-        out.print(f"  lead is now {applied}", markup=False)
+        review = find_review(session, review_id)
+        lead = session.get(Lead, review.lead_id)
+        assert lead is not None
+        out.print(
+            f"review {review.id[:8]}: {label}, recorded as reviewer {answer['reviewer']}\n"
+            f"  lead is now {lead.status} ({lead.reason}), owner {lead.owner_id or 'none'}",
+            markup=False,
+        )
     return True
 
 
@@ -208,11 +184,9 @@ def review_show(
 
 
 @review_app.command("approve")
-def review_approve(
-    review_id: str, reviewer: ReviewerOpt = None, note: NoteOpt = "", wait: WaitOpt = 60
-) -> None:
+def review_approve(review_id: str, reviewer: ReviewerOpt = None, note: NoteOpt = "") -> None:
     """Approve as SQL: hand off to sales."""
-    if not decide(review_id, cli_answer("approve_sql", reviewer, note), wait):
+    if not decide(review_id, cli_answer("approve_sql", reviewer, note)):
         raise typer.Exit(1)
 
 
@@ -222,7 +196,6 @@ def review_reject(
     reason: Annotated[str, typer.Option("--reason", help="A disqualification reason code.")],
     reviewer: ReviewerOpt = None,
     note: NoteOpt = "",
-    wait: WaitOpt = 60,
 ) -> None:
     """Disqualify with a reason."""
     from qualification.criteria import DISQUALIFICATION_REASONS
@@ -232,7 +205,7 @@ def review_reject(
             f"--reason {reason!r}: one of {', '.join(DISQUALIFICATION_REASONS)}", markup=False
         )
         raise typer.Exit(2)
-    if not decide(review_id, cli_answer("disqualify", reviewer, note, reason), wait):
+    if not decide(review_id, cli_answer("disqualify", reviewer, note, reason)):
         raise typer.Exit(1)
 
 
@@ -242,11 +215,10 @@ def review_route(
     route_as: Annotated[RouteAs, typer.Option("--as", help="mql, nurture or more-info.")],
     reviewer: ReviewerOpt = None,
     note: NoteOpt = "",
-    wait: WaitOpt = 60,
 ) -> None:
     """Route as MQL, to nurture, or back to marketing for more information."""
     option = {"mql": "route_mql", "nurture": "nurture", "more-info": "need_more_info"}[route_as]
-    if not decide(review_id, cli_answer(option, reviewer, note), wait):
+    if not decide(review_id, cli_answer(option, reviewer, note)):
         raise typer.Exit(1)
 
 
@@ -256,7 +228,6 @@ def review_bulk(
         Path, typer.Option("--file", exists=True, help="CSV: review_id,decision,reason,note")
     ],
     reviewer: ReviewerOpt = None,
-    wait: WaitOpt = 60,
 ) -> None:
     """Apply a CSV of decisions; each line is applied and reported on its own."""
     from qualification.criteria import DISQUALIFICATION_REASONS
@@ -294,7 +265,7 @@ def review_bulk(
                 err.print(f"{file}: row {number}: {exc}", markup=False)
                 failed += 1
                 continue
-            if not decide(review_id, answer, wait):
+            if not decide(review_id, answer):
                 failed += 1
     if failed:
         raise typer.Exit(1)

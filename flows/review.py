@@ -16,7 +16,13 @@ from prefect.states import Completed, Suspended
 from prefect.utilities.engine import propose_state_sync
 
 from tasks.deliver import deliver_pending_handoffs, send_pending_emails
-from tasks.review import decide_review, prepare_review, publish_review_outcome, review_input
+from tasks.review import (
+    answer_key,
+    decide_review,
+    prepare_review,
+    publish_review_outcome,
+    review_input,
+)
 
 A = TypeVar("A", bound=RunInput)
 
@@ -26,21 +32,29 @@ def review_lead(review_id: str) -> State[Any]:
     """Wait (suspended, no process held) for a reviewer, then route the lead as they decide.
 
     The run re-executes from the top on resume: everything before the suspend only reads or
-    writes idempotently, and each refused answer moves on to a new suspend key.
+    writes idempotently, and each refused answer moves on to a new suspend key. The review
+    sweep and the CLI may have applied (or refused) the answer before this run started again:
+    then the review is decided (or its refusals moved on) and the answer is not applied twice.
     """
     view = prepare_review(review_id)
     if view.state == "pending":
         send_pending_emails()  # the reviewer's notification
         form = review_input(view.reviewers, view.markdown)
         answer = suspend_for_answer(
-            form, key=f"review-{view.refusals}", timeout=view.timeout_seconds, message=view.waiting
+            form,
+            key=answer_key(view.refusals),
+            timeout=view.timeout_seconds,
+            message=view.waiting,
         )
-        outcome = decide_review(review_id, answer.model_dump())
+        outcome = decide_review(review_id, answer.model_dump(), view.refusals)
         if outcome.refused and not outcome.already_decided:
-            get_run_logger().warning("answer refused: %s; waiting for another", outcome.message)
+            if not outcome.stale:
+                get_run_logger().warning("answer refused: %s; waiting for another", outcome.message)
             return review_lead.fn(review_id)
-        send_pending_emails()
-        deliver_pending_handoffs()
+    # Decided here, or by the sweep or the CLI before this run started again: what the decision
+    # queued goes out now (each email and handoff once, by its key).
+    send_pending_emails()
+    deliver_pending_handoffs()
     return Completed(message=publish_review_outcome(review_id))
 
 

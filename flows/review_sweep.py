@@ -1,4 +1,5 @@
-"""The review sweep: reminder, escalation, then the sheet's default action (§5)."""
+"""The review sweep (every minute): answers people gave in the UI applied at once, then
+reminder, escalation and the sheet's default action (§5)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.criteria import active_criteria
-from tasks.deliver import send_pending_emails
+from tasks.deliver import deliver_pending_handoffs, send_pending_emails
 from tasks.review import (
+    answer_review,
+    apply_resumed_answers,
     expiry_answer,
     pending_reviews,
     record_step,
-    resume_review,
     start_review_run,
 )
 
 
 @dataclass
 class SweepReport:
+    applied: list[str] = field(default_factory=list)  # answers given in the UI, applied here
+    refused: list[str] = field(default_factory=list)  # ... and refused (the run says why)
     started: list[str] = field(default_factory=list)
     reminded: list[str] = field(default_factory=list)
     escalated: list[str] = field(default_factory=list)
@@ -29,9 +33,16 @@ class SweepReport:
 
 @task(name="sweep-reviews", cache_policy=NO_CACHE, retries=1)
 def sweep_reviews() -> SweepReport:
-    """Each step whose time has come, in order, once; the default resumes the run as `system`."""
+    """Answers given to resumed runs applied (a resumed run can queue for minutes behind review
+    runs not yet started); then each step whose time has come, in order, once; the default is
+    given as `system`."""
     review = active_criteria().sheet.review
     report = SweepReport()
+    for review_id, outcome in apply_resumed_answers().items():
+        if outcome.applied:
+            report.applied.append(review_id)
+        elif not outcome.already_decided and not outcome.stale:
+            report.refused.append(review_id)
     for line in pending_reviews():
         review_id = line["review_id"]
         if not line["flow_run_id"]:
@@ -45,7 +56,7 @@ def sweep_reviews() -> SweepReport:
             report.escalated.append(review_id)
         if hours >= review.default_after_hours:
             try:
-                resume_review(review_id, expiry_answer(active_criteria()))
+                answer_review(review_id, expiry_answer(active_criteria()))
                 report.expired.append(review_id)
             except (PermissionError, LookupError, ValueError) as exc:
                 report.errors.append(f"{review_id[:8]}: {exc}")
@@ -56,8 +67,12 @@ def sweep_reviews() -> SweepReport:
 def review_sweep() -> SweepReport:
     report = sweep_reviews()
     send_pending_emails()
+    deliver_pending_handoffs()
     get_run_logger().info(
-        "reviews: %d started, %d reminded, %d escalated, %d given the default",
+        "reviews: %d answers applied, %d refused, %d started, %d reminded, %d escalated, "
+        "%d given the default",
+        len(report.applied),
+        len(report.refused),
         len(report.started),
         len(report.reminded),
         len(report.escalated),

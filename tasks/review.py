@@ -21,6 +21,7 @@ from adapters.prefect_api import (
     read_deployment_id,
     read_flow_run_state,
     resume_flow_run,
+    resumed_answers,
     retag_flow_run,
 )
 from models.db import session_scope
@@ -56,6 +57,12 @@ REVIEW_DEPLOYMENT = "review-lead/review"
 # The tag of a review run waiting for a person (the inbox filter); a decided run loses it.
 PENDING_TAG = "review-pending"
 DECIDED_TAG = "review-decided"
+
+
+def answer_key(refusals: int) -> str:
+    """The suspend key of a review run's wait for its (refusals + 1)th answer: each refused
+    answer moves on to a new key, so an answer is read for the wait it was given to."""
+    return f"review-{refusals}"
 
 
 def _schema_without_extras(schema: dict[str, Any]) -> None:
@@ -142,6 +149,8 @@ class ReviewOutcome:
     message: str
     status: str | None = None
     already_decided: bool = False
+    # Given to a wait that is over (applied or refused already, by the run or outside it).
+    stale: bool = False
 
 
 # Every value in the scorecard renders as itself in the resume form: submitter text (a name, a
@@ -436,8 +445,13 @@ def _problem(answer: dict[str, Any], reviewers: list[str], via: str) -> str | No
 
 
 @task(name="decide-review", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def decide_review(review_id: str, answer: dict[str, Any]) -> ReviewOutcome:
-    """Apply a reviewer's answer exactly once; a second answer or a bad one is refused."""
+def decide_review(
+    review_id: str, answer: dict[str, Any], answered_round: int | None = None
+) -> ReviewOutcome:
+    """Apply a reviewer's answer exactly once; a second answer or a bad one is refused.
+    `answered_round`: the number of refusals when the answer was given (the wait it answers);
+    an answer to a wait already dealt with is stale and changes nothing (the run and the
+    sweep can both hold the same answer)."""
     # The note and name travel into the decision record and the handoff: stored text is safe.
     answer = {k: safe_text(v) if isinstance(v, str) else v for k, v in answer.items()}
     criteria = active_criteria()
@@ -460,6 +474,14 @@ def decide_review(review_id: str, answer: dict[str, Any]) -> ReviewOutcome:
         if review.state != "pending":
             return ReviewOutcome(
                 applied=False, refused=True, message=already_decided(review), already_decided=True
+            )
+        if answered_round is not None and answered_round != review.refusals:
+            return ReviewOutcome(
+                applied=False,
+                refused=True,
+                message=f"answer {answered_round + 1} was refused already: "
+                f"{_last_refusal(session, review.id)}",
+                stale=True,
             )
         problem = _problem(answer, reviewers_of(criteria), via)
         lead = session.get(Lead, review.lead_id)
@@ -677,6 +699,48 @@ def resume_review(review_id: str, answer: dict[str, Any]) -> str:
         why = getattr(result.details, "reason", None) or result.status.value
         raise ValueError(f"refused by Prefect: {why}")
     return flow_run_id
+
+
+def answer_review(review_id: str, answer: dict[str, Any]) -> ReviewOutcome:
+    """Resume the review's run with this answer (Prefect records it; the run then closes) and
+    apply it here and now, not when the run gets a process again (a resumed run queues behind
+    every review run not yet started: minutes, on a busy cluster)."""
+    with session_scope() as session:
+        review = find_review(session, review_id)
+        review_id, answered_round = review.id, review.refusals
+    resume_review(review_id, answer)
+    return apply_answer(review_id, answer, answered_round)
+
+
+def apply_answer(review_id: str, answer: dict[str, Any], answered_round: int) -> ReviewOutcome:
+    """Apply an answer a person gave the review's run, outside the run; a decided review's run
+    leaves the inbox now (its outcome artifact comes when the run completes)."""
+    outcome = decide_review.fn(review_id, answer, answered_round)
+    if outcome.applied:
+        with session_scope() as session:
+            review = session.get(Review, review_id)
+            flow_run_id = review.flow_run_id if review else None
+        if flow_run_id:
+            retag_flow_run(flow_run_id, add=[DECIDED_TAG], remove=[PENDING_TAG])
+    return outcome
+
+
+def apply_resumed_answers() -> dict[str, ReviewOutcome]:
+    """review id -> what came of it, for every pending review whose run a person resumed (in
+    the UI, through the API) and that has not applied the answer itself yet."""
+    with session_scope() as session:
+        waiting = session.exec(
+            select(Review.id, Review.flow_run_id, Review.refusals).where(
+                col(Review.state) == "pending", col(Review.flow_run_id).is_not(None)
+            )
+        ).all()
+    rounds = {str(run): (review_id, refusals) for review_id, run, refusals in waiting}
+    answers = resumed_answers({run: answer_key(n) for run, (_, n) in rounds.items()})
+    done: dict[str, ReviewOutcome] = {}
+    for run, answer in answers.items():
+        review_id, answered_round = rounds[run]
+        done[review_id] = apply_answer(review_id, answer, answered_round)
+    return done
 
 
 def pending_reviews() -> list[dict[str, Any]]:

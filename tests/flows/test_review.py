@@ -3,8 +3,10 @@ runs really suspend (no process held), resume through the API like the UI, apply
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +28,7 @@ from flows.review_sweep import review_sweep
 from models.db import session_scope, upgrade
 from models.settings import get_settings
 from models.tables import DecisionRecord, Lead, Review, ReviewEvent, SentEmail
+from qualification.review_choices import choice_label
 from qualification.submission import submission_from_mapping
 from tasks.criteria import active_criteria
 from tasks.review import resume_review
@@ -325,7 +328,7 @@ def test_the_cli_records_a_sheet_reviewer_never_a_system_account(
 ) -> None:
     monkeypatch.delenv("MEDLEADS_REVIEWER", raising=False)
     monkeypatch.setattr("getpass.getuser", lambda: "root")
-    result = runner.invoke(app, ["review", "approve", "0000", "--wait", "0"])
+    result = runner.invoke(app, ["review", "approve", "0000"])
     assert result.exit_code == 2
     assert "the OS user 'root' is not a person: say who decides with --reviewer" in result.stderr
     result = runner.invoke(app, ["review", "approve", "0000", "--reviewer", "mallory"])
@@ -376,6 +379,55 @@ def test_the_sweep_reminds_escalates_then_applies_the_default(
     assert escalation == ["sales.manager@example.com"]
     assert sweep_at(30).expired == []  # nothing left to expire
     assert inbox() == set()
+    monkeypatch.delenv("MEDLEADS_CLOCK_OFFSET_HOURS")
+    get_settings.cache_clear()  # the clock back for the tests after
+
+
+@contextlib.contextmanager
+def no_process_free() -> Iterator[None]:
+    """`medleads serve` frozen (SIGSTOP): a resumed run waits in its queue, as behind hundreds
+    of review runs on a busy cluster."""
+    os.kill(SERVED["pid"], signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(SERVED["pid"], signal.SIGCONT)
+
+
+def test_an_answer_given_in_the_ui_is_applied_by_the_sweep_while_the_run_waits_for_a_process(
+    served: Path,
+) -> None:
+    refused, approved = open_review(4), open_review(5)
+    assert refused.flow_run_id and approved.flow_run_id
+    ui = {"reviewer": "revops@example.com", "note": ""}  # the UI sends no `via`
+    with no_process_free():
+        resume_review(refused.id, {**ui, "decision": choice_label("need_more_info")})  # no note
+        resume_review(approved.id, {**ui, "decision": choice_label("approve_sql")})
+        assert run_state(approved.flow_run_id) == "Resuming"
+        report = review_sweep()
+        assert (report.applied, report.refused) == ([approved.id], [refused.id])
+        with session_scope() as session:
+            lead = session.get(Lead, approved.lead_id)
+            assert lead is not None and (lead.status, lead.owner_id) == ("sql", "carla-reyes")
+        assert events(approved.id) == [("decision", "revops@example.com", "ui")]
+        assert events(refused.id) == [("refused", "revops@example.com", "ui")]
+        (handoff,) = handoffs_for(served, approved.lead_id)  # the sweep handed it off
+        # The decided run leaves the inbox at once; the refused one stays in it.
+        assert inbox() >= {refused.flow_run_id} and approved.flow_run_id not in inbox()
+        assert review_sweep().applied == []  # an answer is applied once
+    # The runs start again later: the decided one completes with the outcome, nothing twice;
+    # the refused one waits again saying why, its answer not refused a second time.
+    assert wait_for(approved.flow_run_id, {"Completed", "Failed"}) == "Completed"
+    assert "lead is now sql (review_approved_sql)" in run_of(approved.flow_run_id).state.message
+    assert events(approved.id) == [("decision", "revops@example.com", "ui")]
+    assert handoffs_for(served, approved.lead_id) == [handoff]
+    deadline = time.monotonic() + 60
+    while "refused" not in (run_of(refused.flow_run_id).state.message or ""):
+        assert time.monotonic() < deadline, run_of(refused.flow_run_id).state
+        time.sleep(0.5)
+    assert run_state(refused.flow_run_id) == "Suspended"
+    assert events(refused.id) == [("refused", "revops@example.com", "ui")]
+    assert "need\\_more\\_info needs a note" in form_description(refused.flow_run_id, "review-1")
 
 
 def test_bulk_decisions_apply_line_by_line_and_report_bad_lines(
