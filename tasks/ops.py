@@ -73,11 +73,15 @@ def ops_markdown(s: OpsSummary) -> str:
     lines = [
         f"# Ops summary {s.until:%Y-%m-%d %H:%M} UTC",
         "",
+        # A blank line before each list: a renderer without CommonMark's "a list interrupts a
+        # paragraph" (Prefect's V2 UI) runs the line and its bullets together otherwise.
         f"Since {s.since:%Y-%m-%d %H:%M} UTC:",
+        "",
         f"- **arrivals:** {sum(s.arrivals.values())} ({counts(s.arrivals)})",
         f"- **decisions:** {sum(s.decisions.values())} ({counts(s.decisions)})",
         "",
         "Now:",
+        "",
         f"- **reviews waiting:** {len(s.reviews)} ([inbox]({inbox_url()}))",
         f"- **SLA breaches:** {len(s.breaches)}",
         "- **failures:** " + ", ".join(f"{k} {n}" for k, n in s.failures.items()),

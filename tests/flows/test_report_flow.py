@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -72,6 +73,13 @@ def test_the_report_flow_publishes_markdown_tables_and_a_chart_link(
     assert "**failures:** submissions failed 0, emails parked 0, handoffs parked 0" in ops
     for personal in ("@c1.example", "a10@c10.example"):
         assert personal not in ops
+    # Every list and table starts after a blank line: Prefect's V2 UI runs a list into the line
+    # above it otherwise.
+    for markdown in (ops, page.data):
+        lines = str(markdown).splitlines()
+        for above, line in itertools.pairwise(lines):
+            if line.startswith(("- ", "|")) and not above.startswith(("- ", "  - ", "|")):
+                assert above == "", f"{line!r} right under {above!r}"
 
 
 def test_the_report_flow_on_an_empty_database_says_so_and_draws_nothing(
