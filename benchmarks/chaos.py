@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -601,9 +601,7 @@ def outcome(
     from sqlalchemy import func
     from sqlmodel import col, select
 
-    from adapters.mail import message_id_for
     from models.tables import DecisionRecord, Handoff, RawSubmission, SentEmail
-    from tasks.deliver import IN_FLIGHT_NOTES
 
     with reading() as session:
         rows = session.exec(
@@ -635,26 +633,60 @@ def outcome(
         for sid in ids
         if found.get(sid, ("", None))[0] != "done" and not found.get(sid, ("", None))[1]
     }
-    with crm.lock:
-        acked = dict(crm.acked)
-    received = dict(mailbox.handler.received)
-    queued = [key for key, state in emails if state not in ("skipped", "unknown")]
-    in_doubt = [
-        key for key, state in emails if state == "unknown" and not received.get(message_id_for(key))
-    ]
-    resent_note = IN_FLIGHT_NOTES["pending"]
-    resent = [k for k, _, error in handoffs if acked.get(k, 0) == 2 and error == resent_note]
+    d = delivered(emails, handoffs, mailbox, crm)
     return Outcome(
         undecided=undecided,
         email_states=Counter(state for _, state in emails),
         handoff_states=Counter(state for _, state, _ in handoffs),
+        emails_missing=d.emails_missing,
+        emails_in_doubt=d.emails_in_doubt,
+        emails_twice=d.emails_twice,
+        handoffs_missing=d.handoffs_missing,
+        handoffs_twice=d.handoffs_twice,
+        handoffs_resent=d.handoffs_resent,
+        split_submissions=[str(sid) for sid in split],
+    )
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The emails and handoffs we queued, against what the SMTP server and the CRM got."""
+
+    emails_queued: list[str]  # to be sent: not skipped, not left unknown by a kill
+    emails_missing: list[str]
+    emails_in_doubt: list[str]  # unknown (in flight at a kill) and not received
+    emails_twice: list[str]
+    handoffs_missing: list[str]
+    handoffs_twice: list[str]
+    handoffs_resent: list[str]  # sent again under their key after a kill (Outcome says why)
+
+
+def delivered(
+    emails: Sequence[tuple[str, str]],
+    handoffs: Sequence[tuple[str, str, str | None]],
+    mailbox: Mailbox,
+    crm: Crm,
+) -> Delivered:
+    """`emails`: (idempotency key, state); `handoffs`: (idempotency key, state, error)."""
+    from adapters.mail import message_id_for
+    from tasks.deliver import IN_FLIGHT_NOTES
+
+    with crm.lock:
+        acked = dict(crm.acked)
+    received = dict(mailbox.handler.received)
+    queued = [key for key, state in emails if state not in ("skipped", "unknown")]
+    resent_note = IN_FLIGHT_NOTES["pending"]
+    resent = [k for k, _, error in handoffs if acked.get(k, 0) == 2 and error == resent_note]
+    return Delivered(
+        emails_queued=queued,
         emails_missing=[k for k in queued if not received.get(message_id_for(k))],
-        emails_in_doubt=in_doubt,
+        emails_in_doubt=[
+            k for k, state in emails if state == "unknown" and not received.get(message_id_for(k))
+        ],
         emails_twice=[k for k in queued if received.get(message_id_for(k), 0) > 1],
         handoffs_missing=[k for k, _, _ in handoffs if not acked.get(k)],
         handoffs_twice=[k for k, _, _ in handoffs if acked.get(k, 0) > 1 and k not in resent],
         handoffs_resent=resent,
-        split_submissions=[str(sid) for sid in split],
     )
 
 

@@ -210,7 +210,6 @@ def run(t: Any, mailbox: Any, crm: Any, sizes: Sizes, log: Callable[[str], None]
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from cli.cluster import _pid
-    from tasks.deliver import IN_FLIGHT_NOTES
 
     from .chaos import Answer, _send, plain_cases, valid_forms
     from .outbound_list import write_list
@@ -358,7 +357,7 @@ def run(t: Any, mailbox: Any, crm: Any, sizes: Sizes, log: Callable[[str], None]
             )
 
         reviews = _reviews(d, t, sizes.reviews, log)
-        delivered = _delivery(d, mailbox, crm, url, since, IN_FLIGHT_NOTES["pending"], log)
+        delivered = _delivery(d, mailbox, crm, url, since)
         d.notes.append(f"reviews {reviews}, delivery {delivered}")
     return d
 
@@ -456,17 +455,14 @@ def _delivery(
     crm: Any,
     url: str,
     since: float,
-    resent_note: str,
-    log: Callable[[str], None],
 ) -> str:
     """Every email received once, every handoff acknowledged once (waiting up to 5 minutes)."""
     from sqlmodel import col, select
 
-    from adapters.mail import message_id_for
     from models.db import session_scope
     from models.tables import Handoff, SentEmail
 
-    from .chaos import crashed_runs
+    from .chaos import crashed_runs, delivered
 
     after = dt.datetime.fromtimestamp(since, tz=dt.UTC)
     deadline = time.monotonic() + 300
@@ -482,33 +478,26 @@ def _delivery(
                     col(Handoff.created_at) >= after
                 )
             ).all()
-        received = dict(mailbox.handler.received)
-        with crm.lock:
-            acked = dict(crm.acked)
-        queued = [k for k, state in emails if state not in ("skipped", "unknown")]
-        missing = [k for k in queued if not received.get(message_id_for(k))]
-        not_acked = [k for k, _, _ in handoffs if not acked.get(k)]
-        if (not missing and not not_acked) or time.monotonic() > deadline:
+        got = delivered(emails, handoffs, mailbox, crm)
+        if not (got.emails_missing or got.handoffs_missing) or time.monotonic() > deadline:
             break
         time.sleep(2)
-    in_doubt = [k for k, state in emails if state == "unknown"]
-    emails_twice = [k for k in queued if received.get(message_id_for(k), 0) > 1]
-    resent = [k for k, _, error in handoffs if acked.get(k, 0) == 2 and error == resent_note]
-    handoffs_twice = [k for k, _, _ in handoffs if acked.get(k, 0) > 1 and k not in resent]
     crashed = crashed_runs(since)
+    queued, in_doubt, resent = got.emails_queued, got.emails_in_doubt, got.handoffs_resent
     d.figure(
         "emails received by the SMTP server",
-        f"{len(queued) - len(missing)} of {len(queued)} once, {len(emails_twice)} twice, "
-        f"{len(in_doubt)} in doubt (in flight at the kill)",
+        f"{len(queued) - len(got.emails_missing)} of {len(queued)} once, "
+        f"{len(got.emails_twice)} twice, {len(in_doubt)} in doubt (in flight at the kill)",
         f"all once, in doubt <= {crashed} (runs Crashed)",
-        not missing and not emails_twice and len(in_doubt) <= crashed,
+        not got.emails_missing and not got.emails_twice and len(in_doubt) <= crashed,
     )
     d.figure(
         "handoffs acknowledged by the CRM",
-        f"{len(handoffs) - len(not_acked)} of {len(handoffs)}, {len(handoffs_twice)} twice, "
-        f"{len(resent)} resent under their key (in flight at the kill)",
+        f"{len(handoffs) - len(got.handoffs_missing)} of {len(handoffs)}, "
+        f"{len(got.handoffs_twice)} twice, {len(resent)} resent under their key (in flight at "
+        "the kill)",
         f"all once, resent <= {crashed} (runs Crashed)",
-        not not_acked and not handoffs_twice and len(resent) <= crashed,
+        not got.handoffs_missing and not got.handoffs_twice and len(resent) <= crashed,
     )
     return f"{len(queued)} emails, {len(handoffs)} handoffs, {crashed} runs Crashed"
 
