@@ -605,6 +605,9 @@ def down(log: Any = print) -> list[str]:
     left = _marked(t)
     for pid in left:
         _end(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10  # SIGKILL is not instant: return once they are gone
+    while left and _marked(t) and time.monotonic() < deadline:
+        time.sleep(0.1)
     for child in _children:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=5)
