@@ -49,11 +49,11 @@ stop: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
-# The failover drill on a cluster of its own (~15 min): appends to benchmarks/RESULTS.md.
+# The failover drill on a cluster of its own (~10 min): appends to benchmarks/RESULTS.md.
 bench-cluster: $(STAMP) test-services
 	$(BIN)/python -m benchmarks.cluster_drill
 
-# The fault suite (~20 min): fuzz and outages on a throwaway stack; appends to docs/reliability.md.
+# The fault suite (~20 min): fuzz and outages on throwaway stacks (SQLite, then PostgreSQL); appends to docs/reliability.md.
 chaos: $(STAMP)
 	$(BIN)/python -m benchmarks.chaos
 
