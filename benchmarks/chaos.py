@@ -247,6 +247,7 @@ class DatabaseLink:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self._pipes: set[asyncio.Task[None]] = set()
 
     def _call(self, step: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(step, self._loop).result(10)
@@ -267,6 +268,8 @@ class DatabaseLink:
             self.cut()
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(5)
+        if not self._thread.is_alive():
+            self._loop.close()  # else its self-pipe sockets are reported unclosed at the next GC
 
     async def _listen(self) -> None:
         if self._server is None:
@@ -279,6 +282,8 @@ class DatabaseLink:
         for writer in list(self._open):
             writer.transport.abort()
         self._open.clear()
+        if self._pipes:  # let each pipe see its ends closed and finish
+            await asyncio.wait(set(self._pipes), timeout=2)
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -288,6 +293,9 @@ class DatabaseLink:
             return
         ends = {writer, up_writer}
         self._open |= ends
+        me = asyncio.current_task()
+        assert me is not None
+        self._pipes.add(me)
 
         async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             try:
@@ -299,8 +307,11 @@ class DatabaseLink:
             finally:
                 sink.transport.abort()
 
-        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
-        self._open -= ends
+        try:
+            await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+        finally:
+            self._open -= ends
+            self._pipes.discard(me)
 
 
 # --- posting ----------------------------------------------------------------------------------

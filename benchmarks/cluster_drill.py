@@ -243,21 +243,20 @@ def run(t: Any, mailbox: Any, crm: Any, sizes: Sizes, log: Callable[[str], None]
         poster = threading.Thread(target=send)
         poster.start()
 
-        # An API replica dies in the middle of the posts.
+        # An API replica dies in the middle of the posts; the API is probed through the load
+        # balancer for 10 s after, alongside (the list can be over in those 10 s at the quick
+        # size, and its worker must still be killed mid-chunk).
         time.sleep(sizes.posts / sizes.rate / 2)
         victim = _pid(t, "api-1")
+        probed: list[tuple[int, int, float]] = []
+        prober = threading.Thread(target=lambda: probed.append(_probe_api(t, 10)))
         if victim is None:
             d.problems.append("api-1 was not running")
         else:
             os.kill(victim, signal.SIGKILL)
             kills["api"] = time.monotonic()
             log(f"   killed api-1 {kills['api'] - started:.0f} s in")
-            tried, failed, last = _probe_api(t, 10)
-            d.figure(
-                "API replica killed mid-burst: health checks through the load balancer",
-                f"{failed} of {tried} failed in the 10 s after the kill"
-                + (f", the last {last:.1f} s after it" if failed else ""),
-            )
+            prober.start()
 
         # The worker running the list dies in the middle of a chunk: rows the list's own run
         # holds (the minutely intake-sweep may be draining the same list on the other worker).
@@ -294,6 +293,14 @@ def run(t: Any, mailbox: Any, crm: Any, sizes: Sizes, log: Callable[[str], None]
             log(f"   killed the list's worker {kills['worker'] - started:.0f} s in: {dict(mid)}")
             d.notes.append(
                 f"worker killed with {mid['done']} rows decided and {mid['claimed']} claimed"
+            )
+        if prober.is_alive() or probed:
+            prober.join()
+            tried, failed, last = probed[0]
+            d.figure(
+                "API replica killed mid-burst: health checks through the load balancer",
+                f"{failed} of {tried} failed in the 10 s after the kill"
+                + (f", the last {last:.1f} s after it" if failed else ""),
             )
         poster.join()
         posted = (last_post[0] if last_post else time.monotonic()) - started

@@ -56,10 +56,14 @@ def sweep_reviews() -> SweepReport:
             report.escalated.append(review_id)
         if hours >= review.default_after_hours:
             try:
-                answer_review(review_id, expiry_answer(active_criteria()))
-                report.expired.append(review_id)
+                outcome = answer_review(review_id, expiry_answer(active_criteria()))
             except (PermissionError, LookupError, ValueError) as exc:
                 report.errors.append(f"{review_id[:8]}: {exc}")
+                continue
+            if outcome.applied:
+                report.expired.append(review_id)
+            elif not outcome.already_decided:
+                report.errors.append(f"{review_id[:8]}: the default was refused: {outcome.message}")
     return report
 
 
