@@ -139,6 +139,8 @@ def resumed_answers(waits: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     finished. A resumed run can queue a long time for a process; its answer is readable at once.
     """
     found: dict[str, dict[str, Any]] = {}
+    if not waits:
+        return found
     moving = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
     ids = [UUID(run_id) for run_id in waits]
     with get_client(sync_client=True) as client:

@@ -51,7 +51,7 @@ app.command("demo")(demo)
 
 @app.command("serve")
 def serve_command(
-    sweep_minutes: Annotated[float, typer.Option(help="Minutes between review sweeps.")] = 1,
+    sweep_minutes: Annotated[float, typer.Option(help="Minutes between review sweeps.")] = 5,
 ) -> None:
     """Serve the review and review-sweep deployments (keep it running)."""
     from flows.serve import main as serve_main

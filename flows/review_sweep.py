@@ -1,5 +1,5 @@
-"""The review sweep (every minute): answers people gave in the UI applied at once, then
-reminder, escalation and the sheet's default action (§5)."""
+"""The review sweep (every minute on a work pool; every 5 minutes under `medleads serve`):
+answers people gave in the UI applied, then reminder, escalation and the sheet's default (§5)."""
 
 from __future__ import annotations
 

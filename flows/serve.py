@@ -71,7 +71,7 @@ def _deployment(spec: dict[str, Any], intervals: dict[str, float]) -> RunnerDepl
 
 
 def deployments(
-    sweep_minutes: float = 1, intake_sweep_minutes: float = 1
+    sweep_minutes: float = 5, intake_sweep_minutes: float = 1
 ) -> list[RunnerDeployment]:
     """Every deployment of prefect.yaml; the sweeps' intervals can be shortened (tests, drills)."""
     intervals = {"review-sweep": sweep_minutes * 60, "intake-sweep": intake_sweep_minutes * 60}
@@ -79,7 +79,7 @@ def deployments(
 
 
 def main(
-    sweep_minutes: float = 1, intake_sweep_minutes: float = 1, only: list[str] | None = None
+    sweep_minutes: float = 5, intake_sweep_minutes: float = 1, only: list[str] | None = None
 ) -> None:
     """Serve every deployment, or only those named in `only` (e.g. ["review"])."""
     chosen = [

@@ -430,6 +430,25 @@ def test_an_answer_given_in_the_ui_is_applied_by_the_sweep_while_the_run_waits_f
     assert "need\\_more\\_info needs a note" in form_description(refused.flow_run_id, "review-1")
 
 
+def test_a_cli_answer_our_rules_refuse_says_why_and_the_run_waits_again(served: Path) -> None:
+    review = open_review(6)
+    assert review.flow_run_id
+    result = runner.invoke(
+        app, ["review", "route", review.id[:8], "--as", "more-info", "--reviewer", "revops"]
+    )
+    assert result.exit_code == 1
+    assert f"review {review.id[:8]}: need_more_info refused: need_more_info needs a note" in (
+        result.stderr
+    )
+    assert events(review.id) == [("refused", "revops@example.com", "cli")]
+    deadline = time.monotonic() + 60
+    while "refused" not in (run_of(review.flow_run_id).state.message or ""):
+        assert time.monotonic() < deadline, run_of(review.flow_run_id).state
+        time.sleep(0.5)
+    assert run_state(review.flow_run_id) == "Suspended"
+    assert events(review.id) == [("refused", "revops@example.com", "cli")]  # refused once
+
+
 def test_bulk_decisions_apply_line_by_line_and_report_bad_lines(
     served: Path, tmp_path: Path
 ) -> None:
