@@ -764,12 +764,12 @@ def crashed_runs(since: float) -> int:
     return sum(n for (_, state), n in runs_since(since).items() if state == "Crashed")
 
 
-def failed_runs(since: float, allowed: frozenset[str] = frozenset()) -> list[str]:
-    """Flow runs since `since` that ended other than Completed (a promise: outages never fail
-    a run), as "deployment state xN"."""
+def failed_runs(runs: Counter[tuple[str, str]], allowed: frozenset[str] = frozenset()) -> list[str]:
+    """Of `runs_since`'s counts, the runs that ended other than Completed (a promise: outages
+    never fail a run), as "deployment state xN"."""
     return [
         f"{deployment} {state} x{n}"
-        for (deployment, state), n in sorted(runs_since(since).items())
+        for (deployment, state), n in sorted(runs.items())
         if state in FINAL_RUN_STATES and state != "Completed" and state not in allowed
     ]
 
@@ -891,7 +891,7 @@ class Suite:
         row.notes.append(result.describe())
         if stopped:
             row.notes.append(f"{stopped} runs ended {'/'.join(sorted(interrupted))} by the fault")
-        if bad := failed_runs(since, allowed=interrupted):
+        if bad := failed_runs(runs, allowed=interrupted):  # the same read as above
             row.problems.append("runs not Completed: " + ", ".join(bad))
         return row
 
