@@ -33,6 +33,8 @@ CHANNEL_FLOWS = {"form": "inbound-form", "webinar": "webinar"}
 # A scheduled run counts as waiting when it is due within this (a run queued behind the
 # deployment's concurrency limit is rescheduled about 30 s ahead).
 DUE_WITHIN = dt.timedelta(minutes=2)
+# `finished_flow_runs` asks with these timeouts (s) in turn before giving up.
+FINISHED_READ_TIMEOUTS = (5.0, 15.0)
 
 
 class PrefectNotConfigured(Exception):
@@ -107,8 +109,9 @@ def create_flow_run_from_deployment(
 
 def finished_flow_runs(flow_run_ids: Collection[str]) -> set[str]:
     """Those of these flow runs that Prefect reports finished (Completed, Failed, Crashed,
-    Cancelled): they can hold no work any more. Empty when Prefect is not configured or cannot
-    be read, so only a lease frees their work then."""
+    Cancelled): they can hold no work any more. Asked twice (a server busy right after a kill
+    can be slow); empty when Prefect is not configured or still cannot be read, so only a lease
+    frees their work then, and a WARNING says so."""
     ids: dict[UUID, str] = {}
     for given in flow_run_ids:
         try:
@@ -118,19 +121,28 @@ def finished_flow_runs(flow_run_ids: Collection[str]) -> set[str]:
     if not ids or PREFECT_API_URL.value() is None:
         return set()
     done = [StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED]
-    try:
-        with get_client(sync_client=True, httpx_settings={"timeout": 5}) as client:
-            runs = client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    id=FlowRunFilterId(any_=list(ids)),
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=done)),
-                ),
-                limit=len(ids),
-            )
-    except Exception as exc:
-        log.debug("could not read flow run states (%s)", type(exc).__name__)
-        return set()
-    return {ids[run.id] for run in runs if run.id in ids}
+    failure = ""
+    for timeout in FINISHED_READ_TIMEOUTS:
+        try:
+            with get_client(sync_client=True, httpx_settings={"timeout": timeout}) as client:
+                runs = client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(
+                        id=FlowRunFilterId(any_=list(ids)),
+                        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=done)),
+                    ),
+                    limit=len(ids),
+                )
+        except Exception as exc:
+            failure = f"{type(exc).__name__}: {exc}"[:200]
+            continue
+        return {ids[run.id] for run in runs if run.id in ids}
+    log.warning(
+        "could not ask Prefect whether %d claiming flow runs have finished (%s); their claims "
+        "are taken over when their leases end",
+        len(ids),
+        failure,
+    )
+    return set()
 
 
 def resumed_answers(waits: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -175,6 +187,7 @@ def resume_flow_run(flow_run_id: str, run_input: dict[str, Any]) -> Orchestratio
 
 
 CRASH_DETECTION = "medleads: mark silent flow runs crashed"
+NEVER_STARTED = "medleads: mark flow runs that never started crashed"
 # Events that end a run's heartbeats on purpose: finished, or suspended for a reviewer (a
 # suspended run holds no process, so it sends none until it is resumed).
 _SILENT_ON_PURPOSE = {
@@ -183,39 +196,70 @@ _SILENT_ON_PURPOSE = {
 }
 
 
-def ensure_crash_detection(heartbeat_seconds: int, misses: int = 3) -> bool:
-    """Prefect's zombie detection for a self-hosted server: an automation that marks a flow run
-    Crashed when its heartbeats stop (`misses` heartbeats late) without a state that explains
-    it. Created once, by name; returns whether it was created now."""
+def ensure_crash_detection(
+    heartbeat_seconds: int, misses: int = 3, start_seconds: int = 120
+) -> bool:
+    """Prefect's zombie detection for a self-hosted server, two automations created once by
+    name (returns whether any was created now):
+    - a run whose heartbeats stop (`misses` heartbeats late) without a state that explains it
+      is marked Crashed;
+    - a run that went Pending and then said nothing for `start_seconds` (its process was killed
+      while starting, before its first heartbeat) is marked Crashed: it holds its deployment's
+      concurrency slot until then (a 300 s lease otherwise), so the sweep that takes over a
+      killed run's work would wait behind it."""
+    silence = heartbeat_seconds * misses
+    made = _ensure_crash_automation(
+        CRASH_DETECTION,
+        "A killed worker or serve process leaves its runs Running; this marks them Crashed "
+        "once their heartbeats stop.",
+        after={"prefect.flow-run.heartbeat"},
+        expect={"prefect.flow-run.heartbeat", *_SILENT_ON_PURPOSE},
+        seconds=silence,
+        message=f"No heartbeat for {silence} s: the process running this flow is gone.",
+    )
+    return (
+        _ensure_crash_automation(
+            NEVER_STARTED,
+            "A process killed while starting a run leaves it Pending, holding its deployment's "
+            "slot; this marks it Crashed when nothing follows the Pending state.",
+            after={"prefect.flow-run.Pending"},
+            # Any later event of the run (Running, a heartbeat, any other state) says it is
+            # alive or settled.
+            expect={"prefect.flow-run.*"},
+            seconds=start_seconds,
+            message=f"Pending for {start_seconds} s without starting: the process that was "
+            "starting this flow is gone.",
+        )
+        or made
+    )
+
+
+def _ensure_crash_automation(
+    name: str, description: str, *, after: set[str], expect: set[str], seconds: int, message: str
+) -> bool:
     from prefect.events.actions import ChangeFlowRunState
     from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
     from prefect.events.schemas.events import ResourceSpecification
 
-    silence = heartbeat_seconds * misses
     with get_client(sync_client=True) as client:
-        if client.read_automations_by_name(name=CRASH_DETECTION):
+        if client.read_automations_by_name(name=name):
             return False
         client.create_automation(
             AutomationCore(
-                name=CRASH_DETECTION,
-                description="A killed worker or serve process leaves its runs Running; this "
-                "marks them Crashed once their heartbeats stop.",
+                name=name,
+                description=description,
                 trigger=EventTrigger(
-                    after={"prefect.flow-run.heartbeat"},
-                    expect={"prefect.flow-run.heartbeat", *_SILENT_ON_PURPOSE},
+                    after=after,
+                    expect=expect,
                     match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
                     for_each={"prefect.resource.id"},
                     posture=Posture.Proactive,
                     threshold=1,
-                    within=dt.timedelta(seconds=silence),
+                    within=dt.timedelta(seconds=seconds),
                 ),
                 actions=[
                     ChangeFlowRunState(
-                        name=None,
-                        state=StateType.CRASHED,
-                        message=f"No heartbeat for {silence} s: the process running this flow "
-                        "is gone.",
-                        force=False,
+                        name=None, state=StateType.CRASHED, message=message, force=False
                     )
                 ],
             )

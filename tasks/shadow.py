@@ -4,12 +4,10 @@ ShadowDecision rows and never acted on. It cannot change or fail what the live s
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Any, TypeVar, cast
 
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import MissingContextError
 from prefect.utilities.annotations import quote
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,17 +21,11 @@ from qualification.replay import Compared, OwnerCounters, outcome_of, owner_for
 
 from .criteria import shadow_criteria
 from .replay import owner_counters
+from .runlog import run_logger
 from .store import Claimed
 
 TABLE: Any = ShadowDecision.__table__  # type: ignore[attr-defined]
 T = TypeVar("T")
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logging.getLogger(__name__)
 
 
 def shadow_chunk(
@@ -48,7 +40,7 @@ def shadow_chunk(
             return 0
         return record_shadow(_quoted(chunk), _quoted(decisions), _quoted(live), shadow[0], url)
     except Exception as exc:
-        _logger().warning("shadow sheet not evaluated on a chunk: %s", exc)
+        run_logger(__name__).warning("shadow sheet not evaluated on a chunk: %s", exc)
         return 0
 
 
@@ -71,7 +63,7 @@ def record_shadow(
     try:
         return _record(chunk, decisions, live, shadow, url)
     except Exception as exc:
-        _logger().warning("shadow sheet %s failed on a chunk: %s", shadow.version, exc)
+        run_logger(__name__).warning("shadow sheet %s failed on a chunk: %s", shadow.version, exc)
         return 0
 
 

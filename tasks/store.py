@@ -9,8 +9,8 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
-from sqlalchemy import update
 from sqlmodel import and_, col, or_, select
 
 from adapters.prefect_api import finished_flow_runs
@@ -20,6 +20,8 @@ from models.bulk import among, is_postgres
 from models.db import get_engine, session_scope
 from models.tables import RawSubmission, utcnow
 from qualification.submission import Submission, submission_from_mapping
+
+from .runlog import run_logger
 
 STORE_CHUNK = 1000
 
@@ -130,7 +132,15 @@ def claim_pending(
     """
     now = utcnow()
     stale = now - dt.timedelta(minutes=lease_minutes)
-    gone = finished_flow_runs(_other_claimers(channel, claimer, url))
+    others = _other_claimers(channel, claimer, url)
+    gone = finished_flow_runs(others)
+    if gone:
+        run_logger(__name__).warning(
+            "taking over the %s submissions claimed by flow runs Prefect reports finished "
+            "(crashed or killed): %s",
+            channel,
+            ", ".join(f"{run} ({others[run]})" for run in sorted(gone)),
+        )
     claimable = or_(
         col(RawSubmission.state) == "pending",
         and_(  # refused before, due for another attempt
@@ -179,12 +189,16 @@ def claim_pending(
     return claimed
 
 
-def _other_claimers(channel: str, claimer: str, url: str | None) -> list[str]:
-    """Who else holds claimed submissions of the channel."""
+def _other_claimers(channel: str, claimer: str, url: str | None) -> dict[str, int]:
+    """Who else holds claimed submissions of the channel, and how many."""
     with session_scope(url) as session:
-        held = select(RawSubmission.claimed_by).where(
-            RawSubmission.channel == channel,
-            col(RawSubmission.state) == "claimed",
-            col(RawSubmission.claimed_by) != claimer,
+        held = (
+            sa_select(col(RawSubmission.claimed_by), func.count())
+            .where(
+                col(RawSubmission.channel) == channel,
+                col(RawSubmission.state) == "claimed",
+                col(RawSubmission.claimed_by) != claimer,
+            )
+            .group_by(RawSubmission.claimed_by)
         )
-        return [c for c in session.exec(held.distinct()).all() if c]
+        return {c: n for c, n in session.execute(held).all() if c}

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
+from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.states import Pending, Running
 
-from adapters.prefect_api import CRASH_DETECTION, ensure_crash_detection
+from adapters.prefect_api import (
+    CRASH_DETECTION,
+    NEVER_STARTED,
+    _ensure_crash_automation,
+    ensure_crash_detection,
+)
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -24,3 +33,50 @@ def test_serve_sets_up_crash_detection_once_and_it_spares_suspended_reviews() ->
     # A review run suspended for a person sends no heartbeat: that is not a crash.
     assert {"prefect.flow-run.Suspended", "prefect.flow-run.Completed"} <= trigger.expect
     assert automation.actions[0].type == "change-flow-run-state"
+    with get_client(sync_client=True) as client:
+        [starting] = client.read_automations_by_name(name=NEVER_STARTED)
+    assert starting.trigger.after == {"prefect.flow-run.Pending"}
+    assert starting.trigger.within == dt.timedelta(seconds=120)
+
+
+def test_a_run_left_pending_by_a_killed_process_is_marked_crashed_and_gives_its_slot_back() -> None:
+    """A process killed while it starts a run leaves it Pending (no heartbeat yet), holding
+    its deployment's concurrency slot for a 300 s lease; the second automation marks it Crashed
+    once nothing follows the Pending state (`start_seconds`, 10 here), and a run that did start
+    is left alone."""
+    _ensure_crash_automation(
+        "test: never started",
+        "test",
+        after={"prefect.flow-run.Pending"},
+        expect={"prefect.flow-run.*"},
+        seconds=10,
+        message="never started",
+    )
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow(crash_detection_probe)
+        deployment_id = client.create_deployment(
+            flow_id, "never-started", concurrency_limit=1, entrypoint="probe.py:probe"
+        )
+        killed = client.create_flow_run_from_deployment(deployment_id, state=Pending()).id
+        started = client.create_flow_run_from_deployment(deployment_id).id
+        client.set_flow_run_state(started, Pending())  # waits for the slot
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            state = client.read_flow_run(killed).state
+            if state is not None and state.type == StateType.CRASHED:
+                break
+            time.sleep(1)
+        assert state is not None and state.type == StateType.CRASHED, state
+        assert state.message == "never started"
+        # The slot is free again: the waiting run can start.
+        assert client.set_flow_run_state(started, Pending()).status.value == "ACCEPT"
+        client.set_flow_run_state(started, Running())
+        time.sleep(15)
+        still = client.read_flow_run(started).state
+        assert still is not None and still.type == StateType.RUNNING
+        client.delete_deployment(deployment_id)
+
+
+@flow(name="crash-detection-probe")
+def crash_detection_probe() -> None:
+    """Never run: a flow for the probe deployment."""
