@@ -59,6 +59,10 @@ class HandoffSink(Protocol):
 
     name: str
 
+    # Whether `already_delivered` can be trusted to settle a handoff left in flight (a local
+    # file can; a webhook cannot be asked, so one in flight is sent again under its key).
+    replay_safe: bool
+
     def deliver(self, idempotency_key: str, payload: Mapping[str, Any]) -> None: ...
 
     def already_delivered(self, idempotency_key: str) -> bool: ...
@@ -70,6 +74,7 @@ class JsonlSink:
     """Appends each handoff as one JSON line to a local file, so a demo needs no CRM."""
 
     name = "jsonl"
+    replay_safe = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -138,6 +143,7 @@ class WebhookSink:
     """POSTs each handoff to the CRM's webhook, signed, retrying transient failures with backoff."""
 
     name = "webhook"
+    replay_safe = False
 
     def __init__(
         self,

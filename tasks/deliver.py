@@ -187,8 +187,16 @@ def _deliver(
     attempt: Callable[[Any], Outcome],
     report: DeliveryReport,
     url: str | None,
+    replay_safe: bool = False,
 ) -> None:
-    """Attempt rows one by one; each row's outcome is committed with the next row's start."""
+    """Attempt rows one by one; each row's outcome is committed with the next row's start, so
+    a kill leaves at most one row in flight (`sending`). A `replay_safe` receiver (a local file
+    per key, or one that can tell a key it has) is given the whole batch between two commits:
+    after a kill, its rows left `sending` are settled by asking it (or delivered again, to the
+    same file), so nothing is sent twice and a commit per item is saved."""
+    if replay_safe:
+        _deliver_batch(model, rows, attempt, report, url)
+        return
     table: Any = model
     previous: Outcome | None = None
     attempted: set[int] = set()
@@ -209,6 +217,35 @@ def _deliver(
     finally:
         outcomes = [previous] if previous is not None else []
         outcomes += [{"id": r.id, "state": "pending"} for r in rows if r.id not in attempted]
+        if outcomes:
+            with session_scope(url) as session:
+                session.execute(update(table), outcomes)
+
+
+def _deliver_batch(
+    model: type[SQLModel],
+    rows: list[Any],
+    attempt: Callable[[Any], Outcome],
+    report: DeliveryReport,
+    url: str | None,
+) -> None:
+    table: Any = model
+    with session_scope(url) as session:
+        session.execute(
+            update(table)
+            .where(col(table.id).in_([r.id for r in rows]))
+            .values(state="sending", attempts=table.attempts + 1)
+        )
+    outcomes: list[Outcome] = []
+    try:
+        for row in rows:
+            if report.receiver_down():
+                outcomes.append({"id": row.id, "state": "pending", "attempts": row.attempts})
+                continue
+            outcomes.append(attempt(row))
+    finally:
+        # An exception mid-batch (a kill cannot get here) leaves the unattempted rows `sending`
+        # for the recovery of the next pass, which asks the receiver.
         if outcomes:
             with session_scope(url) as session:
                 session.execute(update(table), outcomes)
@@ -256,7 +293,7 @@ def send_pending_emails(url: str | None = None, mailer: Mailer | None = None) ->
         allowed = _email_consented({r.lead_id for r in rows}, url)
         attempt = functools.partial(_send_one, allowed=allowed, mailer=mailer, report=report)
         with mailer:
-            _deliver(SentEmail, rows, attempt, report, url)
+            _deliver(SentEmail, rows, attempt, report, url, replay_safe=idempotent)
     if report.transient or report.parked:
         log.warning(
             "emails: %d sent, %d waiting for a retry, %d parked",
@@ -309,7 +346,8 @@ def deliver_pending_handoffs(
             url,
         )
         while not report.receiver_down() and (rows := _claim(Handoff, token, BATCH, url)):
-            _deliver(Handoff, rows, lambda row: _deliver_one(row, sink, report), report, url)
+            attempt = functools.partial(_deliver_one, sink=sink, report=report)
+            _deliver(Handoff, rows, attempt, report, url, replay_safe=sink.replay_safe)
     finally:
         sink.close()
     if report.transient or report.parked:

@@ -4,20 +4,24 @@ reports the run finished (Crashed once its heartbeats stop), not only after thei
 
 from __future__ import annotations
 
+import json
+import socket
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Crashed, Running
+from sqlalchemy import event
 
-from adapters.crm import WebhookSink
+from adapters.crm import JsonlSink, WebhookSink
 from adapters.prefect_api import finished_flow_runs
 from flows.inbound_form import inbound_form
-from models.db import session_scope
+from models.db import get_engine, session_scope
 from models.tables import Handoff, SentEmail
 from tasks.deliver import IN_FLIGHT_NOTES, _claim, deliver_pending_handoffs, send_pending_emails
 from tasks.store import claim_pending
@@ -45,7 +49,7 @@ def _run(runs: list[UUID], state: State) -> str:
 
 
 def test_a_claim_held_by_a_run_marked_crashed_is_taken_over_at_once(
-    runs: list[UUID], db_url: str
+    runs: list[UUID], db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     store(db_url, form(submission_id="s-1"))
     killed = _run(runs, Running())
@@ -58,6 +62,8 @@ def test_a_claim_held_by_a_run_marked_crashed_is_taken_over_at_once(
     assert [c.id for c in claim_pending.fn("form", 10, "sweep", lease_minutes=30, url=db_url)] == [
         "s-1"
     ]
+    # The take-over is said where an operator looks (the run's log), with whose and how many.
+    assert f"{killed} (1)" in caplog.text and "taking over the form submissions" in caplog.text
 
 
 def test_only_runs_prefect_reports_finished_count_as_gone(runs: list[UUID]) -> None:
@@ -65,6 +71,18 @@ def test_only_runs_prefect_reports_finished_count_as_gone(runs: list[UUID]) -> N
     unknown = "00000000-0000-0000-0000-000000000000"
 
     assert finished_flow_runs([running, crashed, unknown, "not-a-run-id"]) == {crashed}
+
+
+def test_when_prefect_cannot_be_read_no_run_counts_as_gone_and_a_warning_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}):
+        assert finished_flow_runs([str(uuid4())]) == set()
+    assert "could not ask Prefect whether 1 claiming flow runs have finished" in caplog.text
+    assert "when their leases end" in caplog.text
 
 
 def test_emails_a_killed_delivery_pass_claimed_are_sent_once_its_run_is_marked_crashed(
@@ -124,3 +142,52 @@ def test_the_handoff_in_flight_at_a_kill_is_sent_again_under_its_key_and_marked(
         assert resent is not None and resent.error == IN_FLIGHT_NOTES["pending"]
         others = [session.get(Handoff, c.id) for c in claimed[1:]]
         assert [o.error for o in others if o is not None] == [None, None]
+
+
+def test_a_killed_pass_to_local_files_leaves_its_whole_batch_in_flight_and_none_is_written_twice(
+    runs: list[UUID], settings_env: Path, db_url: str, tmp_path: Path
+) -> None:
+    """The outbox and the JSONL handoff file get a batch between two commits (no commit per
+    item); a pass killed mid-batch leaves every row `sending`, and the next pass settles each
+    one by asking the file: the ones written are not written again, the rest are."""
+    queue_leads(db_url, 4)
+    sink = JsonlSink(tmp_path / "handoffs.jsonl")
+    killed = _run(runs, Running())
+    claimed = _claim(Handoff, f"{killed} pass", 10, db_url)
+    with session_scope(db_url) as session:
+        for row in claimed:
+            stored = session.get(Handoff, row.id)
+            assert stored is not None
+            stored.state, stored.attempts = "sending", 1
+    for row in claimed[:2]:  # written before the kill
+        sink.deliver(row.idempotency_key, row.payload)
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(UUID(killed), Crashed(), force=True)
+
+    report = deliver_pending_handoffs.fn(url=db_url, sink=sink)
+
+    assert (report.recovered, report.unknown, report.delivered) == (2, 0, 2)
+    assert states(db_url, Handoff) == Counter({("delivered", 1): 2, ("delivered", 2): 2})
+    written = [json.loads(line)["idempotency_key"] for line in sink.path.read_text().splitlines()]
+    assert sorted(written) == sorted(r.idempotency_key for r in claimed)
+
+
+def test_a_batch_to_local_files_costs_two_commits_not_one_per_item(
+    settings_env: Path, db_url: str, tmp_path: Path
+) -> None:
+    queue_leads(db_url, 6)
+    commits: list[int] = []
+    engine = get_engine(db_url)
+
+    def count(_conn: object) -> None:
+        commits.append(1)
+
+    event.listen(engine, "commit", count)
+    try:
+        report = deliver_pending_handoffs.fn(
+            url=db_url, sink=JsonlSink(tmp_path / "handoffs.jsonl")
+        )
+    finally:
+        event.remove(engine, "commit", count)
+    assert report.delivered == 6
+    assert len(commits) <= 5  # recover, claim, sending, outcomes, the empty claim
