@@ -23,8 +23,10 @@ import functools
 import json
 import os
 import random
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -822,6 +824,48 @@ def quiet(seconds: float = 300, *, due_too: bool = True) -> None:
         )
 
 
+def keep_evidence(s: BenchStack, scenario: str, since: float) -> Path:
+    """When a promise is not met: the stack's process logs and, for every flow run since
+    `since`, its states in order and its log lines (the stack is deleted on exit)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterExpectedStartTime,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.client.schemas.sorting import LogSort
+
+    slug = "".join(c if c.isalnum() else "-" for c in scenario.lower()).strip("-")
+    kept = Path(tempfile.gettempdir()) / f"medleads-chaos-{slug}-{int(time.time())}"
+    with contextlib.suppress(OSError):
+        shutil.copytree(s.logs, kept / "logs")
+    kept.mkdir(parents=True, exist_ok=True)
+    after: Any = dt.datetime.fromtimestamp(since, tz=dt.UTC)
+    lines: list[str] = []
+    with get_client(sync_client=True) as client:
+        names = {d.id: d.name for d in client.read_deployments()}
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                expected_start_time=FlowRunFilterExpectedStartTime(after_=after)
+            ),
+            limit=1000,
+        )
+        for run in sorted(runs, key=lambda r: str(r.expected_start_time)):
+            deployment = names.get(run.deployment_id, "?") if run.deployment_id else "?"
+            lines.append(f"== {run.id} {deployment} {run.name}")
+            for state in client.read_flow_run_states(run.id):
+                lines.append(f"   {state.timestamp} {state.name}: {state.message or ''}"[:400])
+            found = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])),
+                sort=LogSort.TIMESTAMP_ASC,
+                limit=200,
+            )
+            lines.extend(f"   | {log.timestamp} {log.level} {log.message}"[:400] for log in found)
+    (kept / "runs.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return kept
+
+
 # --- the scenarios ----------------------------------------------------------------------------
 
 
@@ -1217,6 +1261,8 @@ ON_POSTGRES = frozenset({"database down"})
 def _suite(mailbox: Mailbox, crm: Crm, sizes: Sizes, postgres: bool) -> Iterator[Suite]:
     env = {
         **STACK_ENV,
+        # INFO to see what each run did (more log traffic to the server than users' WARNING).
+        "PREFECT_LOGGING_LEVEL": os.environ.get("MEDLEADS_CHAOS_LOGGING_LEVEL", "WARNING"),
         "MEDLEADS_SMTP_URL": mailbox.url,
         "MEDLEADS_CRM_WEBHOOK_URL": crm.url,
         "MEDLEADS_CRM_WEBHOOK_SECRET": CRM_SECRET,
@@ -1258,7 +1304,7 @@ def measure(
                 log(f"stack on {where} up in {suite.s.started_in:.0f} s ({suite.s.data.parent})")
                 for name, scenario in mine:
                     log(f"-- {name} ...")
-                    clock = time.monotonic()
+                    clock, since = time.monotonic(), time.time()
                     row = Row(name)
                     try:
                         scenario(suite, row)
@@ -1270,6 +1316,13 @@ def measure(
                         log(f"   {note}")
                     for problem in row.problems:
                         log(f"   problem: {problem}")
+                    keep = os.environ.get("MEDLEADS_CHAOS_KEEP_EVIDENCE")  # also when met
+                    if (keep or not row.ok) and not row.skipped:
+                        try:
+                            kept = keep_evidence(suite.s, name, since)
+                            log(f"   kept its logs and runs in {kept}")
+                        except Exception as exc:
+                            log(f"   could not keep its logs: {type(exc).__name__}: {exc}"[:300])
     return rows
 
 
