@@ -845,12 +845,18 @@ def keep_evidence(s: BenchStack, scenario: str, since: float) -> Path:
     lines: list[str] = []
     with get_client(sync_client=True) as client:
         names = {d.id: d.name for d in client.read_deployments()}
-        runs = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                expected_start_time=FlowRunFilterExpectedStartTime(after_=after)
-            ),
-            limit=1000,
-        )
+        runs: list[Any] = []
+        while True:  # the API answers at most 200 runs a page
+            page = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    expected_start_time=FlowRunFilterExpectedStartTime(after_=after)
+                ),
+                limit=200,
+                offset=len(runs),
+            )
+            runs.extend(page)
+            if len(page) < 200:
+                break
         for run in sorted(runs, key=lambda r: str(r.expected_start_time)):
             deployment = names.get(run.deployment_id, "?") if run.deployment_id else "?"
             lines.append(f"== {run.id} {deployment} {run.name}")
