@@ -16,7 +16,7 @@ from tasks.review import (
     expiry_answer,
     pending_reviews,
     record_step,
-    start_review_run,
+    start_review_runs,
 )
 
 
@@ -43,11 +43,12 @@ def sweep_reviews() -> SweepReport:
             report.applied.append(review_id)
         elif not outcome.already_decided and not outcome.stale:
             report.refused.append(review_id)
-    for line in pending_reviews():
+    lines = pending_reviews()
+    unstarted = [line["review_id"] for line in lines if not line["flow_run_id"]]
+    report.started += [r for r, run in start_review_runs(unstarted).items() if run]
+    for line in lines:
         review_id = line["review_id"]
         if not line["flow_run_id"]:
-            if start_review_run(review_id):
-                report.started.append(review_id)
             continue
         hours = line["age_seconds"] / 3600
         if hours >= review.reminder_hours and record_step(review_id, "reminder"):

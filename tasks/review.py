@@ -49,6 +49,7 @@ from qualification.review_choices import (
 )
 from qualification.routing import plan_route
 from qualification.text import markdown_inert, one_line, safe_text
+from tasks.runlog import run_logger
 
 from .apply import _Chunk, consent_state, route_new_status, standing_record
 from .criteria import active_criteria
@@ -314,46 +315,56 @@ def open_reviews(lead_ids: list[str]) -> list[str]:
                 )
                 session.add(review)
             review_ids.append(review.id)
-    for review_id in review_ids:
-        start_review_run(review_id)
+    start_review_runs(review_ids)
     return review_ids
 
 
-def start_review_run(review_id: str) -> str | None:
-    """Create the review's flow run from the deployment (idempotent); None if not deployed."""
+def start_review_runs(review_ids: list[str]) -> dict[str, str | None]:
+    """Each review's flow run, created from the deployment where it has none yet (idempotent;
+    the deployment is looked up once); None for a review not pending, or waiting for the sweep
+    because the deployment is not running."""
+    runs: dict[str, str | None] = {}
+    labels: dict[str, str] = {}
     with session_scope() as session:
-        review = session.get(Review, review_id)
-        if review is None or review.flow_run_id or review.state != "pending":
-            return review.flow_run_id if review else None
-        lead = session.get(Lead, review.lead_id)
-        assert lead is not None
-        org = session.get(Organization, lead.organization_id)
-        name = _label(review, org)
+        for review_id in review_ids:
+            review = session.get(Review, review_id)
+            if review is None or review.flow_run_id or review.state != "pending":
+                runs[review_id] = review.flow_run_id if review else None
+                continue
+            lead = session.get(Lead, review.lead_id)
+            assert lead is not None
+            labels[review_id] = _label(review, session.get(Organization, lead.organization_id))
+    if not labels:
+        return runs
     deployment_id = read_deployment_id(REVIEW_DEPLOYMENT)
     if deployment_id is None:
-        get_run_logger().warning(
-            "deployment %s is not running; review %s waits for the sweep to start it",
+        run_logger(__name__).warning(
+            "deployment %s is not running; %d review(s) wait for the sweep to start them (%s)",
             REVIEW_DEPLOYMENT,
-            review_id,
+            len(labels),
+            ", ".join(review_id[:8] for review_id in list(labels)[:5])
+            + (", ..." if len(labels) > 5 else ""),
         )
-        return None
-    run_id = create_flow_run_from_deployment(
-        deployment_id,
-        parameters={"review_id": review_id},
-        name=name,
-        idempotency_key=f"review-{review_id}",
-        tags=["review", PENDING_TAG],
-    )
-    with session_scope() as session:
-        review = session.get(Review, review_id)
-        assert review is not None
-        review.flow_run_id = str(run_id)
-        lead = session.get(Lead, review.lead_id)
-        assert lead is not None
-        org = session.get(Organization, lead.organization_id)
-        reviewers = active_criteria().sheet.review.reviewers
-        _queue_reviewer_email(session, review, lead, org, "notify", list(reviewers))
-    return str(run_id)
+        return runs | dict.fromkeys(labels)
+    reviewers = list(active_criteria().sheet.review.reviewers)
+    for review_id, name in labels.items():
+        run_id = create_flow_run_from_deployment(
+            deployment_id,
+            parameters={"review_id": review_id},
+            name=name,
+            idempotency_key=f"review-{review_id}",
+            tags=["review", PENDING_TAG],
+        )
+        with session_scope() as session:
+            review = session.get(Review, review_id)
+            assert review is not None
+            review.flow_run_id = str(run_id)
+            lead = session.get(Lead, review.lead_id)
+            assert lead is not None
+            org = session.get(Organization, lead.organization_id)
+            _queue_reviewer_email(session, review, lead, org, "notify", reviewers)
+        runs[review_id] = str(run_id)
+    return runs
 
 
 def _last_refusal(session: Session, review_id: str) -> str | None:

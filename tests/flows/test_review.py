@@ -497,3 +497,49 @@ def test_the_review_form_offers_every_choice_and_the_sheet_reviewers() -> None:
     assert "via" not in schema["properties"] and "additionalProperties" not in schema
     # A stored answer always loads (the flow validates it after resume, never crashes on it).
     assert form(decision="x", reviewer="y", via="cli").model_dump()["via"] == "cli"
+
+
+def test_reviews_of_an_undeployed_review_flow_wait_for_the_sweep_after_one_lookup(
+    settings_env: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import tasks.review as review_tasks
+    from tests.integration.test_one_road import FORM, post, process
+
+    post(db_url, FORM)
+    process(db_url)
+    with session_scope(db_url) as session:
+        lead = session.exec(select(Lead)).one()
+        reviews = [
+            Review(lead_id=lead.id, decision_id=lead.last_decision_id, reasons=["x"])
+            for _ in range(3)
+        ]
+        session.add_all(reviews)
+        session.flush()
+        review_ids = [r.id for r in reviews]
+    lookups: list[str] = []
+    real = review_tasks.read_deployment_id
+
+    def counted(name: str) -> UUID | None:
+        lookups.append(name)
+        return real(name)
+
+    monkeypatch.setattr(review_tasks, "read_deployment_id", counted)
+    monkeypatch.setattr(review_tasks, "REVIEW_DEPLOYMENT", "review/never-deployed")
+    with caplog.at_level("WARNING"):
+        runs = review_tasks.start_review_runs(review_ids)
+    assert runs == dict.fromkeys(review_ids)
+    assert lookups == ["review/never-deployed"]  # one lookup for the three, not one each
+    assert "3 review(s) wait for the sweep" in caplog.text
+    with session_scope(db_url) as session:
+        stored = session.exec(select(Review).where(col(Review.id).in_(review_ids))).all()
+        assert [r.flow_run_id for r in stored] == [None, None, None]
+    # Reviews that have a run, or are no longer pending, are not looked up again.
+    lookups.clear()
+    with session_scope(db_url) as session:
+        for review in session.exec(select(Review).where(col(Review.id).in_(review_ids))):
+            review.state = "decided"
+    assert review_tasks.start_review_runs(review_ids) == dict.fromkeys(review_ids)
+    assert lookups == []
