@@ -10,7 +10,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
 from tasks.apply import apply_decisions
-from tasks.artifacts import RunSummary, count_own_deliveries, publish_summary
+from tasks.artifacts import MAX_ROWS, RunSummary, count_own_deliveries, publish_summary
 from tasks.criteria import active_criteria
 from tasks.deliver import deliver_pending_handoffs, send_pending_emails
 from tasks.evaluation import AheadEvaluator, evaluate_chunk
@@ -46,7 +46,13 @@ def drain(summary: RunSummary, batch_size: int, lease_minutes: float) -> RunSumm
             )
             ahead = evaluator.submit(following)
             shadow_chunk(chunk, decisions, criteria)  # records only; never fails the chunk
-            applied = apply_decisions(unwalked(chunk), unwalked(decisions), sheet, claimer)
+            applied = apply_decisions(
+                unwalked(chunk),
+                unwalked(decisions),
+                sheet,
+                claimer,
+                rows_wanted=max(0, MAX_ROWS - len(summary.rows)),
+            )
             summary.add_chunk(applied)
             if applied.review_lead_ids:
                 open_reviews(applied.review_lead_ids)

@@ -12,6 +12,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
+from qualification.jsontext import dumps as json_dumps
+from qualification.jsontext import loads as json_loads
+
 from .settings import PROJECT_ROOT, get_settings
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
@@ -51,14 +54,26 @@ def get_engine(url: str | None = None) -> Engine:
 def _create(target: str) -> Engine:
     if target.startswith("sqlite:///"):
         Path(target.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(target, connect_args={"timeout": 30}, hide_parameters=True)
+        engine = create_engine(
+            target,
+            connect_args={"timeout": 30},
+            hide_parameters=True,
+            json_serializer=json_dumps,
+            json_deserializer=json_loads,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         # One writer at a time, decided when the transaction starts: a read-then-write
         # transaction (claims, owner counters) never sees data another writer changes under it.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(
-        target, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True
+        target,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        hide_parameters=True,
+        json_serializer=json_dumps,
+        json_deserializer=json_loads,
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from .closed_sets import Status as StatusName
+from .jsontext import EncodedJson, dumps
 
 # The type checker's view of the statuses; `STATUSES` comes from the one declaration, and a test
 # keeps the two in step.
@@ -50,6 +51,9 @@ class Check:
     detail: str
     points: int = 0
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return Check, (self.step, self.name, self.outcome, self.detail, self.points)
+
 
 @dataclass(frozen=True, slots=True)
 class RoutePlan:
@@ -59,6 +63,9 @@ class RoutePlan:
     candidates: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
     fallback: str | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return RoutePlan, (self.team, self.candidates, self.skipped, self.fallback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +136,15 @@ class Decision:
     scope_match: str | None = None
     # The nice-to-haves found ("budget_signal: budget range '$40k' given").
     nice_to_haves: tuple[str, ...] = ()
+    # `to_dict()` as JSON text, once encoded (`record_json`): a long list's evaluation worker
+    # encodes it, off the process that applies the chunk. A cache, not part of the decision.
+    encoded: str | None = field(default=None, compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # A long list's decisions cross from the evaluation worker as pickles: the constructor
+        # with the values in order, not the slots dataclass's state (it calls `fields()` for
+        # every object, measured as most of the cost of receiving a chunk).
+        return Decision, tuple(getattr(self, name) for name in DECISION_FIELDS)
 
     @property
     def explanations(self) -> list[str]:
@@ -137,9 +153,16 @@ class Decision:
     def top_reasons(self, limit: int = 3) -> list[str]:
         return top_reasons([_check_dict(c) for c in self.checks], limit)
 
+    def record_json(self) -> EncodedJson:
+        """`to_dict()` as the JSON text a record column stores, encoded once."""
+        if self.encoded is None:
+            object.__setattr__(self, "encoded", dumps(self.to_dict()))
+        assert self.encoded is not None
+        return EncodedJson(self.encoded)
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for storage (a shallow walk: `asdict` deep-copies and is ~10x slower)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {name: getattr(self, name) for name in RECORD_FIELDS}
         data["route"] = {
             "team": self.route.team,
             "candidates": list(self.route.candidates),
@@ -187,6 +210,10 @@ class Decision:
             "timeline_days": self.timeline_days,
             "explanations": self.explanations,
         }
+
+
+DECISION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Decision))
+RECORD_FIELDS: tuple[str, ...] = tuple(n for n in DECISION_FIELDS if n != "encoded")
 
 
 def _check_dict(c: Check) -> dict[str, Any]:

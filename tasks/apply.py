@@ -39,6 +39,7 @@ from qualification.closed_sets import EmailKind
 from qualification.criteria import Criteria
 from qualification.decision import Decision, RoutePlan, top_reasons
 from qualification.identity import match_account, match_person, registered_domain
+from qualification.jsontext import EncodedJson
 from qualification.lifecycle import (
     NEW_PERSON,
     Standing,
@@ -54,6 +55,8 @@ from qualification.vocab import SPECIALTY_LABELS
 from .store import Claimed
 
 log = logging.getLogger(__name__)
+# Leads a run's summary table lists (the first ones applied).
+SUMMARY_ROWS = 1000
 # An account's other open leads listed in a handoff (the count says how many in all).
 ACCOUNT_LEADS_SHOWN = 10
 # Rows created in a chunk are written with one Core INSERT per table, in this order.
@@ -757,13 +760,14 @@ def record_row(
     decision: Decision,
     lead_id: str,
     submission_id: str | None,
-    stored: dict[str, Any],
+    stored: dict[str, Any] | EncodedJson,
     *,
     applied: bool,
     now: dt.datetime,
     decided_by: str = "rules",
 ) -> dict[str, Any]:
-    """The immutable record of one evaluation of a lead, as a row."""
+    """The immutable record of one evaluation of a lead, as a row (`stored` as data, or as the
+    JSON text the bulk write stores as it is)."""
     return {
         "id": new_id(),
         "lead_id": lead_id,
@@ -862,7 +866,9 @@ def route_new_status(
     return chunk.queue_handoff(lead, record.record, record.id)
 
 
-def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: ApplyResult) -> str:
+def _apply_one(
+    chunk: _Chunk, claimed: Claimed, decision: Decision, result: ApplyResult, rows_wanted: int
+) -> str:
     lead = chunk.lead_for(decision)
     standing = NEW_PERSON if lead is None else Standing(lead.status, lead.reason)
     transition = after_submission(standing, decision.status, decision.reason, claimed.channel)
@@ -872,9 +878,13 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
     else:
         result.attached += 1
     chunk.record_consent(claimed, lead, decision)
-    stored = decision.to_dict()
     record = record_row(
-        decision, lead.id, claimed.id, stored, applied=transition.takes_over, now=chunk.now
+        decision,
+        lead.id,
+        claimed.id,
+        decision.record_json(),
+        applied=transition.takes_over,
+        now=chunk.now,
     )
     chunk.add(DecisionRecord, record)
     record_id = record["id"]
@@ -890,25 +900,26 @@ def _apply_one(chunk: _Chunk, claimed: Claimed, decision: Decision, result: Appl
         if transition.open_review:
             result.review_lead_ids.append(lead.id)
         if transition.hand_off:
-            handoff = chunk.queue_handoff(lead, stored, record_id)
+            handoff = chunk.queue_handoff(lead, decision.to_dict(), record_id)
             if handoff is not None:
                 result.handoff_keys.append(handoff)
     result.email_keys.extend(chunk.queue_emails(lead, decision, transition.emails))
     result.lead_ids.append(lead.id)
     result.statuses[lead.status] += 1
     result.bands[f"fit {lead.fit_band} / intent {lead.intent_band}"] += 1
-    result.rows.append(
-        {
-            "lead": lead.id[:12],
-            "organization": one_line(decision.organization_name or ""),
-            "status": lead.status,
-            "reason": lead.reason,
-            "fit": f"{lead.fit_score} {lead.fit_band}",
-            "intent": f"{lead.intent_score} {lead.intent_band}",
-            "owner": lead.owner_id or "",
-            "top reasons": "; ".join(top_reasons(stored["checks"])),
-        }
-    )
+    if len(result.rows) < rows_wanted:
+        result.rows.append(
+            {
+                "lead": lead.id[:12],
+                "organization": one_line(decision.organization_name or ""),
+                "status": lead.status,
+                "reason": lead.reason,
+                "fit": f"{lead.fit_score} {lead.fit_band}",
+                "intent": f"{lead.intent_score} {lead.intent_band}",
+                "owner": lead.owner_id or "",
+                "top reasons": "; ".join(decision.top_reasons()),
+            }
+        )
     return lead.id
 
 
@@ -964,12 +975,15 @@ def apply_decisions(
     criteria: Criteria,
     claimer: str,
     url: str | None = None,
+    rows_wanted: int = SUMMARY_ROWS,
 ) -> ApplyResult:
     """Persist a chunk's decisions and mark its submissions done, in one transaction. A row the
     database refuses (a value it cannot store) never holds back the others: the chunk is split
-    in halves until that row is alone, and it is marked `failed` with why (DESIGN §4)."""
+    in halves until that row is alone, and it is marked `failed` with why (DESIGN §4). The
+    result lists the first `rows_wanted` leads for the run's summary table."""
     result = ApplyResult()
-    _apply_isolating(list(zip(claimed, decisions, strict=True)), criteria, claimer, url, result)
+    pairs = list(zip(claimed, decisions, strict=True))
+    _apply_isolating(pairs, criteria, claimer, url, result, rows_wanted)
     return result
 
 
@@ -979,16 +993,18 @@ def _apply_isolating(
     claimer: str,
     url: str | None,
     result: ApplyResult,
+    rows_wanted: int,
 ) -> None:
     try:
-        result.merge(_apply_transaction(pairs, criteria, claimer, url))
+        wanted = max(0, rows_wanted - len(result.rows))
+        result.merge(_apply_transaction(pairs, criteria, claimer, url, wanted))
     except TRANSIENT_ERRORS:
         raise
     except Exception as error:
         if len(pairs) > 1:
             middle = len(pairs) // 2
-            _apply_isolating(pairs[:middle], criteria, claimer, url, result)
-            _apply_isolating(pairs[middle:], criteria, claimer, url, result)
+            _apply_isolating(pairs[:middle], criteria, claimer, url, result, rows_wanted)
+            _apply_isolating(pairs[middle:], criteria, claimer, url, result, rows_wanted)
             return
         why = failure_reason(error)
         submission_id = pairs[0][0].id
@@ -1012,7 +1028,11 @@ def _apply_isolating(
 
 
 def _apply_transaction(
-    pairs: list[tuple[Claimed, Decision]], criteria: Criteria, claimer: str, url: str | None
+    pairs: list[tuple[Claimed, Decision]],
+    criteria: Criteria,
+    claimer: str,
+    url: str | None,
+    rows_wanted: int,
 ) -> ApplyResult:
     result = ApplyResult()
     with session_scope(url) as session:
@@ -1029,7 +1049,7 @@ def _apply_transaction(
         chunk = _Chunk(session, criteria, [c for c, _ in pairs], [d for _, d in pairs])
         done: list[dict[str, Any]] = []
         for item, decision in pairs:
-            lead_id = _apply_one(chunk, item, decision, result)
+            lead_id = _apply_one(chunk, item, decision, result, rows_wanted)
             done.append({"id": item.id, "lead_id": lead_id})
         # New leads are plain objects: they go in with the rest of the chunk's new rows.
         lead_columns = list(NEW_LEAD_COLUMNS)

@@ -14,11 +14,11 @@ from sqlmodel import col, func, select
 from models.db import session_scope
 from models.tables import Handoff, SentEmail
 
-from .apply import ApplyResult
+from .apply import SUMMARY_ROWS, ApplyResult
 from .deliver import DeliveryReport
 from .store import IngestReport
 
-MAX_ROWS = 1000
+MAX_ROWS = SUMMARY_ROWS
 MAX_FAILED_SHOWN = 20
 
 

@@ -23,7 +23,10 @@ def main() -> None:
             rows, criteria, today = pickle.load(requests)
         except EOFError:
             return
-        pickle.dump(evaluate_rows(rows, criteria, today), answers, pickle.HIGHEST_PROTOCOL)
+        decisions = evaluate_rows(rows, criteria, today)
+        for decision in decisions:
+            decision.record_json()  # encoded here, on the second core
+        pickle.dump(decisions, answers, pickle.HIGHEST_PROTOCOL)
         answers.flush()
 
 
