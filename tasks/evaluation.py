@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import pickle
 import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,6 +23,7 @@ from qualification.criteria import Criteria
 from qualification.decision import Decision
 from qualification.evaluate import evaluate_rows
 
+from .evaluate_worker import receive, send
 from .store import Claimed
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,8 @@ class AheadEvaluator:
         worker = self._worker
         assert worker is not None and worker.stdin is not None and worker.stdout is not None
         try:
-            pickle.dump((rows, self.criteria, today), worker.stdin, pickle.HIGHEST_PROTOCOL)
-            worker.stdin.flush()
-            decisions: list[Decision] = pickle.load(worker.stdout)
+            send(worker.stdin, (rows, self.criteria, today))
+            decisions: list[Decision] = receive(worker.stdout)
         except Exception:
             self.enabled = False  # a dead or confused worker: the rest is evaluated in place
             raise
