@@ -301,3 +301,34 @@ def test_the_handoff_holds_one_line_fields_and_the_notes_keep_their_lines(
         == ("Hudson Valley Cardiology")
     )
     assert handoff["discovery_notes"] == "First line: paper intake forms.\nSecond line."
+
+
+def test_a_record_encoded_by_the_evaluation_worker_is_stored_as_the_decision_itself(
+    settings_env: Path, db_url: str
+) -> None:
+    """The worker encodes each decision record (JSON text) and apply stores that text: read
+    back, it is the decision's own `to_dict()`, the same as when the flow encodes it, on both
+    databases; the handoff body still comes from the record."""
+    from models.tables import DecisionRecord
+    from tasks.evaluation import AheadEvaluator
+
+    post(
+        db_url,
+        {**FORM, "name": "Maria Alvarez", "email_opt_in": "yes"},
+        {**FORM, "email": "jkim@lakeshoreortho.example.com", "organization": "Lakeshore Ortho"},
+    )
+    chunk: list[Claimed] = claim_pending.fn("form", 500, "run-1", url=db_url)
+    with AheadEvaluator(CRITERIA, min_rows=1) as evaluator:
+        evaluator.enabled = True
+        ahead = evaluator.submit(chunk)
+        assert ahead is not None
+        decisions = ahead.result()
+    assert all(d.encoded is not None for d in decisions)  # encoded in the worker process
+    apply_decisions.fn(chunk, decisions, CRITERIA, "run-1", url=db_url)
+    deliver_pending_handoffs.fn(url=db_url)
+    with session_scope(db_url) as session:
+        stored = {r.submission_id: r.record for r in session.exec(select(DecisionRecord))}
+    for claimed, decision in zip(chunk, decisions, strict=True):
+        assert stored[claimed.id] == json.loads(json.dumps(decision.to_dict()))
+    sent = {h["contact"]["email"]: h for h in handoffs(settings_env)}
+    assert sent["malvarez@hvcardiology.example.com"]["contact"]["name"] == "Maria Alvarez"
