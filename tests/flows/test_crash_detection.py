@@ -57,9 +57,14 @@ def test_a_run_left_pending_by_a_killed_process_is_marked_crashed_and_gives_its_
         deployment_id = client.create_deployment(
             flow_id, "never-started", concurrency_limit=1, entrypoint="probe.py:probe"
         )
-        killed = client.create_flow_run_from_deployment(deployment_id, state=Pending()).id
+        # Pending as a worker proposes it, through orchestration: that is what takes the slot
+        # (a run created straight into Pending takes none).
+        killed = client.create_flow_run_from_deployment(deployment_id).id
+        took = client.set_flow_run_state(killed, Pending())
+        assert took.status.value == "ACCEPT", (took.status, took.details)
         started = client.create_flow_run_from_deployment(deployment_id).id
-        client.set_flow_run_state(started, Pending())  # waits for the slot
+        waits = client.set_flow_run_state(started, Pending())  # the killed run holds the slot
+        assert waits.status.value == "REJECT", (waits.status, waits.details)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             state = client.read_flow_run(killed).state
@@ -68,9 +73,22 @@ def test_a_run_left_pending_by_a_killed_process_is_marked_crashed_and_gives_its_
             time.sleep(1)
         assert state is not None and state.type == StateType.CRASHED, state
         assert state.message == "never started"
-        # The slot is free again: the waiting run can start.
-        assert client.set_flow_run_state(started, Pending()).status.value == "ACCEPT"
-        client.set_flow_run_state(started, Running())
+        # The slot is free again: the waiting run can start (the release may lag the Crashed
+        # state by a moment: asked again while it is still refused).
+        deadline = time.monotonic() + 20
+        while True:
+            answer = client.set_flow_run_state(started, Pending())
+            if answer.status.value != "REJECT" or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert answer.status.value == "ACCEPT", (answer.status, answer.details)
+        # Running may be answered WAIT while the new slot's lease settles: ask again, as the
+        # runner does (left Pending, the run would rightly be marked never started).
+        deadline = time.monotonic() + 20
+        while (running := client.set_flow_run_state(started, Running())).status.value == "WAIT":
+            assert time.monotonic() < deadline, running.details
+            time.sleep(1)
+        assert running.status.value == "ACCEPT", (running.status, running.details)
         time.sleep(15)
         still = client.read_flow_run(started).state
         assert still is not None and still.type == StateType.RUNNING

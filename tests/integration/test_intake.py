@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import logging
 import socket
@@ -431,7 +432,11 @@ def test_a_burst_of_posts_is_signalled_by_a_handful_of_events_and_none_is_left_o
     wait_until(lambda: intake.emitted.signalled() >= 200)
 
     calls = intake.emitted.calls
-    assert 1 <= len(calls) <= 5
+    # At most one event per 0.2 s window: a few for the whole burst (5 on an idle machine; a
+    # loaded one stretches the burst over more windows, never more events than windows).
+    assert 1 <= len(calls) <= (max(sent) - min(sent)) / 0.2 + 2
+    assert len(calls) <= 20
+    assert all(b.at - a.at >= 0.19 for a, b in itertools.pairwise(calls))
     assert intake.emitted.signalled() == 200
     assert calls[-1].at > max(sent)
     assert {c.event for c in calls} == {EVENT}
