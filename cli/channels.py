@@ -11,6 +11,7 @@ import typer
 from adapters.rows import FileError
 from models.db import upgrade
 from tasks.artifacts import RunSummary
+from tasks.store import LIST_BATCH
 
 from .console import err, out
 
@@ -84,7 +85,7 @@ def _run(channel: str, file: Path, batch_size: int, preset: str | None = None) -
 
 def outbound(
     file: FileArg,
-    batch_size: BatchOpt = 1000,
+    batch_size: BatchOpt = LIST_BATCH,
     preset: PresetOpt = None,
     dry_run: Annotated[
         bool,

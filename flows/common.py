@@ -11,6 +11,7 @@ from prefect.utilities.annotations import quote
 
 from tasks.apply import apply_decisions
 from tasks.artifacts import MAX_ROWS, RunSummary, count_own_deliveries, publish_summary
+from tasks.collector import fewer_collections
 from tasks.criteria import active_criteria
 from tasks.deliver import deliver_pending_handoffs, send_pending_emails
 from tasks.evaluation import AheadEvaluator, evaluate_chunk
@@ -28,7 +29,13 @@ def unwalked(value: T) -> T:
 
 
 def drain(summary: RunSummary, batch_size: int, lease_minutes: float) -> RunSummary:
-    """Process every pending submission of the summary's channel, a chunk at a time."""
+    """Process every pending submission of the summary's channel, a chunk at a time (with the
+    garbage collector held back: `tasks.collector`)."""
+    with fewer_collections():
+        return _drain(summary, batch_size, lease_minutes)
+
+
+def _drain(summary: RunSummary, batch_size: int, lease_minutes: float) -> RunSummary:
     criteria = active_criteria()
     claimer = flow_run.get_id() or uuid.uuid4().hex
     sheet = unwalked(criteria)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from prefect import flow
 
 from tasks.artifacts import RunSummary
-from tasks.store import ingest_file
+from tasks.store import LIST_BATCH, ingest_file
 
 from .common import drain
 
 
 @flow(name="outbound-list", log_prints=True)
 def outbound_list(
-    file: str, batch_size: int = 1000, lease_minutes: float = 30, preset: str | None = None
+    file: str, batch_size: int = LIST_BATCH, lease_minutes: float = 30, preset: str | None = None
 ) -> RunSummary:
     """Store every row (rejections reported by row), then decide them a chunk at a time."""
     summary = RunSummary("outbound")

@@ -220,9 +220,10 @@ _CHECKS_AT = DECISION_FIELDS.index("checks")
 
 
 def _decision(*values: Any) -> Decision:
-    """A pickled decision rebuilt (`Decision.__reduce__`)."""
-    make = Check._make
-    checks = tuple([make(c) for c in values[_CHECKS_AT]])
+    """A pickled decision rebuilt (`Decision.__reduce__`). Its checks, sent as plain tuples,
+    become named tuples through `tuple.__new__` (C code; `Check._make` runs Python per check)."""
+    new = tuple.__new__
+    checks = tuple([new(Check, c) for c in values[_CHECKS_AT]])
     return Decision(*values[:_CHECKS_AT], checks, *values[_CHECKS_AT + 1 :])  # type: ignore[call-arg]
 
 

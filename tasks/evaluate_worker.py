@@ -6,11 +6,14 @@ unpickled from memory: unpickling straight from the pipe reads it in small piece
 three times the cost for a chunk's decisions (each carries its record, ~5 KB of JSON text).
 
 Run as `python -m tasks.evaluate_worker`; it imports the pure core only (no Prefect, no
-database), so it starts in well under a second.
+database), so it starts in well under a second. The cyclic garbage collector runs once per chunk,
+after the answer is sent, not every few hundred allocations while a chunk is evaluated (measured:
+~15% of the evaluation's time, the full collections rescanning every decision held).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import sys
@@ -44,6 +47,8 @@ def main() -> None:
     requests = os.fdopen(os.dup(sys.stdin.fileno()), "rb")
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     sys.stdout = sys.stderr  # a stray print must not corrupt the answers
+    gc.freeze()  # what the imports made lives as long as the process: never scanned
+    gc.disable()
     while True:
         try:
             rows, criteria, today = receive(requests)
@@ -53,6 +58,8 @@ def main() -> None:
         for decision in decisions:
             decision.record_json()  # encoded here, on the second core
         send(answers, decisions)
+        del rows, criteria, decisions
+        gc.collect()  # the chunk's cycles, if any, with only the next request's data alive
 
 
 if __name__ == "__main__":

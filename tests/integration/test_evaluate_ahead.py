@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from qualification.criteria import load_criteria
+from qualification.decision import Check
 from tasks.evaluation import AheadEvaluator, evaluate_chunk
 from tasks.store import Claimed
 from tests.paths import DEFAULT_SHEET, ROOT
@@ -41,6 +42,10 @@ def test_the_worker_decides_exactly_as_in_place() -> None:
         assert second is not None and second.result() == from_worker
     assert from_worker == evaluate_chunk.fn(chunk, CRITERIA)
     assert len(from_worker) == len(chunk)
+    # Equal tuples are not enough: each check is a `Check` again, read by name.
+    checks = [c for d in from_worker for c in d.checks]
+    assert checks and all(type(c) is Check for c in checks)
+    assert [c.detail for c in from_worker[0].checks] == from_worker[0].explanations
 
 
 def test_small_chunks_are_evaluated_in_place() -> None:
