@@ -43,15 +43,17 @@ def _drain(summary: RunSummary, batch_size: int, lease_minutes: float) -> RunSum
     log = get_run_logger()
     with AheadEvaluator(criteria) as evaluator:
         chunk = claim_pending(channel, batch_size, claimer, lease_minutes)
-        ahead = None
+        # The first chunk's second half goes to the worker while its first is evaluated here.
+        ahead_from = len(chunk) // 2
+        ahead = evaluator.submit(chunk[ahead_from:])
         while chunk:
-            decisions = evaluate_chunk(unwalked(chunk), sheet, unwalked(ahead))
+            decisions = evaluate_chunk(unwalked(chunk), sheet, unwalked(ahead), ahead_from)
             # Claim the next chunk now, so the worker evaluates it while this one is applied.
             holding = frozenset(c.id for c in chunk)
             following = claim_pending(
                 channel, batch_size, claimer, lease_minutes, holding=unwalked(holding)
             )
-            ahead = evaluator.submit(following)
+            ahead, ahead_from = evaluator.submit(following), 0
             shadow_chunk(chunk, decisions, criteria)  # records only; never fails the chunk
             applied = apply_decisions(
                 unwalked(chunk),

@@ -118,16 +118,23 @@ class AheadEvaluator:
 
 @task(name="evaluate-chunk", cache_policy=NO_CACHE)
 def evaluate_chunk(
-    chunk: list[Claimed], criteria: Criteria, ahead: Future[list[Decision]] | None = None
+    chunk: list[Claimed],
+    criteria: Criteria,
+    ahead: Future[list[Decision]] | None = None,
+    ahead_from: int = 0,
 ) -> list[Decision]:
-    """The chunk's decisions: collected from the worker when it was evaluated ahead, else here.
+    """The chunk's decisions: `ahead` holds those of `chunk[ahead_from:]`, evaluated by the
+    worker (the first rows are evaluated here meanwhile); without it, all are evaluated here.
     A worker that failed (killed, out of memory) costs time, never a decision."""
-    if ahead is not None:
-        try:
-            decisions = ahead.result()
-            if len(decisions) == len(chunk):
-                return decisions
-            log.warning("the worker returned %d decisions for %d rows", len(decisions), len(chunk))
-        except Exception as exc:
-            log.warning("evaluating in place: the worker process failed (%s)", type(exc).__name__)
-    return evaluate_rows(_rows(chunk), criteria, _today())
+    if ahead is None:
+        return evaluate_rows(_rows(chunk), criteria, _today())
+    head = evaluate_rows(_rows(chunk[:ahead_from]), criteria, _today()) if ahead_from else []
+    rest = chunk[ahead_from:]
+    try:
+        decisions = ahead.result()
+        if len(decisions) == len(rest):
+            return head + decisions
+        log.warning("the worker returned %d decisions for %d rows", len(decisions), len(rest))
+    except Exception as exc:
+        log.warning("evaluating in place: the worker process failed (%s)", type(exc).__name__)
+    return head + evaluate_rows(_rows(rest), criteria, _today())

@@ -48,6 +48,19 @@ def test_the_worker_decides_exactly_as_in_place() -> None:
     assert [c.detail for c in from_worker[0].checks] == from_worker[0].explanations
 
 
+def test_a_chunk_split_between_here_and_the_worker_decides_the_same_in_order() -> None:
+    chunk = claimed_samples()
+    whole = evaluate_chunk.fn(chunk, CRITERIA)
+    for split in (1, len(chunk) // 2, len(chunk) - 1):
+        with AheadEvaluator(CRITERIA, min_rows=1) as evaluator:
+            evaluator.enabled = True
+            ahead = evaluator.submit(chunk[split:])
+            assert ahead is not None
+            decisions = evaluate_chunk.fn(chunk, CRITERIA, ahead, split)
+        assert decisions == whole
+        assert [d.row for d in decisions] == [c.row for c in chunk]
+
+
 def test_small_chunks_are_evaluated_in_place() -> None:
     with AheadEvaluator(CRITERIA) as evaluator:
         assert evaluator.submit(claimed_samples()) is None  # 16 rows: not worth a process
@@ -82,8 +95,8 @@ def test_a_dead_worker_falls_back_to_evaluating_in_place(warnings: list[str]) ->
         assert worker is not None
         worker.kill()
         worker.wait()
-        ahead = evaluator.submit(chunk)
-        decisions = evaluate_chunk.fn(chunk, CRITERIA, ahead)
+        ahead = evaluator.submit(chunk[3:])
+        decisions = evaluate_chunk.fn(chunk, CRITERIA, ahead, 3)
         assert decisions == evaluate_chunk.fn(chunk, CRITERIA)
         assert not evaluator.enabled  # the rest of the run evaluates in place
         assert evaluator.submit(chunk) is None
