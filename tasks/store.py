@@ -80,6 +80,7 @@ def ingest_file(
     """Stream a file into raw submissions in bulk; every bad row goes to a rejection report.
     A list preset (`preset` by name, else one recognised by the headers) maps its columns."""
     source = SubmissionFile(Path(path), channel=channel, preset=preset)
+    source_name = Path(path).name
     report = IngestReport(file=path)
     rejections: list[tuple[int, str, str]] = []
     batch: list[dict[str, Any]] = []
@@ -103,7 +104,7 @@ def ingest_file(
                 if first != result.row:
                     rejections.append((result.row, "", f"duplicates row {first}"))
                     continue
-                batch.append(raw_row(sub, result.raw, Path(path).name))
+                batch.append(raw_row(sub, result.raw, source_name))
                 if len(batch) >= STORE_CHUNK:
                     flush()
             flush()
