@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import State, StateType
 from prefect.states import Pending, Running
 
 from adapters.prefect_api import (
@@ -75,24 +77,27 @@ def test_a_run_left_pending_by_a_killed_process_is_marked_crashed_and_gives_its_
         assert state.message == "never started"
         # The slot is free again: the waiting run can start (the release may lag the Crashed
         # state by a moment: asked again while it is still refused).
-        deadline = time.monotonic() + 20
-        while True:
-            answer = client.set_flow_run_state(started, Pending())
-            if answer.status.value != "REJECT" or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        answer = _propose(client, started, Pending, again_while="REJECT")
         assert answer.status.value == "ACCEPT", (answer.status, answer.details)
         # Running may be answered WAIT while the new slot's lease settles: ask again, as the
         # runner does (left Pending, the run would rightly be marked never started).
-        deadline = time.monotonic() + 20
-        while (running := client.set_flow_run_state(started, Running())).status.value == "WAIT":
-            assert time.monotonic() < deadline, running.details
-            time.sleep(1)
+        running = _propose(client, started, Running, again_while="WAIT")
         assert running.status.value == "ACCEPT", (running.status, running.details)
         time.sleep(15)
         still = client.read_flow_run(started).state
         assert still is not None and still.type == StateType.RUNNING
         client.delete_deployment(deployment_id)
+
+
+def _propose(client: Any, run_id: Any, make_state: Callable[[], State], *, again_while: str) -> Any:
+    """Propose a state through orchestration, asking again for up to 20 s while Prefect answers
+    `again_while`; Prefect's last answer."""
+    deadline = time.monotonic() + 20
+    while (answer := client.set_flow_run_state(run_id, make_state())).status.value == again_while:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    return answer
 
 
 @flow(name="crash-detection-probe")
