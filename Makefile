@@ -35,10 +35,11 @@ unit: $(STAMP) test-services
 
 test: lint typecheck unit
 
-# The inner loop (under two minutes): lint, then the pure and database tests, first failure stops.
+# The inner loop (under two minutes): lint, then the pure and database tests on SQLite (`make test`
+# also runs each database test on PostgreSQL), first failure stops.
 fast: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest -x -m "not slow" tests/unit tests/integration
+	$(BIN)/pytest -x -m "not slow" -k "not postgresql" tests/unit tests/integration
 
 demo: $(STAMP)
 	$(BIN)/medleads demo
