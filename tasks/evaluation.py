@@ -126,10 +126,13 @@ def evaluate_chunk(
     """The chunk's decisions: `ahead` holds those of `chunk[ahead_from:]`, evaluated by the
     worker (the first rows are evaluated here meanwhile); without it, all are evaluated here.
     A worker that failed (killed, out of memory) costs time, never a decision."""
+
+    def here(rows: list[Claimed]) -> list[Decision]:
+        return evaluate_rows(_rows(rows), criteria, _today()) if rows else []
+
     if ahead is None:
-        return evaluate_rows(_rows(chunk), criteria, _today())
-    head = evaluate_rows(_rows(chunk[:ahead_from]), criteria, _today()) if ahead_from else []
-    rest = chunk[ahead_from:]
+        return here(chunk)
+    head, rest = here(chunk[:ahead_from]), chunk[ahead_from:]
     try:
         decisions = ahead.result()
         if len(decisions) == len(rest):
@@ -137,4 +140,4 @@ def evaluate_chunk(
         log.warning("the worker returned %d decisions for %d rows", len(decisions), len(rest))
     except Exception as exc:
         log.warning("evaluating in place: the worker process failed (%s)", type(exc).__name__)
-    return head + evaluate_rows(_rows(rest), criteria, _today())
+    return head + here(rest)
