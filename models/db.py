@@ -40,6 +40,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _psycopg_binary_lists(dbapi_connection: Any, _record: Any) -> None:
+    """Send list parameters (the arrays of `models.bulk`: a chunk's thousands of ids) in
+    PostgreSQL's binary format: psycopg's text format quotes and escapes every element in
+    Python, about 18 ms for 5,000 ids against 4 ms in binary (measured; most of a chunk's
+    parameter conversion)."""
+    from psycopg.types.array import ListBinaryDumper
+
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
+
+
 _engines: dict[str, Engine] = {}
 
 
@@ -66,7 +76,7 @@ def _create(target: str) -> Engine:
         # transaction (claims, owner counters) never sees data another writer changes under it.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(
+    engine = create_engine(
         target,
         pool_pre_ping=True,
         pool_size=5,
@@ -75,6 +85,9 @@ def _create(target: str) -> Engine:
         json_serializer=json_dumps,
         json_deserializer=json_loads,
     )
+    if engine.dialect.driver == "psycopg":
+        event.listen(engine, "connect", _psycopg_binary_lists)
+    return engine
 
 
 def dispose_engines() -> None:
