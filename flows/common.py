@@ -43,17 +43,16 @@ def _drain(summary: RunSummary, batch_size: int, lease_minutes: float) -> RunSum
     log = get_run_logger()
     with AheadEvaluator(criteria) as evaluator:
         chunk = claim_pending(channel, batch_size, claimer, lease_minutes)
-        # The first chunk's second half goes to the worker while its first is evaluated here.
-        ahead_from = len(chunk) // 2
-        ahead = evaluator.submit(chunk[ahead_from:])
+        # The worker takes the chunk from its front while the evaluate task takes it from the back.
+        ahead = evaluator.submit(chunk)
         while chunk:
-            decisions = evaluate_chunk(unwalked(chunk), sheet, unwalked(ahead), ahead_from)
+            decisions = evaluate_chunk(unwalked(chunk), sheet, unwalked(ahead))
             # Claim the next chunk now, so the worker evaluates it while this one is applied.
             holding = frozenset(c.id for c in chunk)
             following = claim_pending(
                 channel, batch_size, claimer, lease_minutes, holding=unwalked(holding)
             )
-            ahead, ahead_from = evaluator.submit(following), 0
+            ahead = evaluator.submit(following)
             shadow_chunk(chunk, decisions, criteria)  # records only; never fails the chunk
             applied = apply_decisions(
                 unwalked(chunk),

@@ -1,5 +1,6 @@
 """A worker process for `AheadEvaluator`: reads (rows, sheet, date) requests on stdin, answers
-each with the list of decisions on stdout, and ends at end of input.
+each with the list of decisions on stdout, and ends at end of input. A request without a sheet
+(None) uses the last one sent: the evaluator sends it once, with its first piece.
 
 Each message is a pickle preceded by its length (8 bytes, little-endian), read whole and
 unpickled from memory: unpickling straight from the pipe reads it in small pieces, measured at
@@ -33,6 +34,11 @@ def send(stream: IO[bytes], value: Any) -> None:
 
 def receive(stream: IO[bytes]) -> Any:
     """The next message; EOFError at the end of input, or when the stream ends inside one."""
+    return unpickle(receive_bytes(stream))
+
+
+def receive_bytes(stream: IO[bytes]) -> bytes:
+    """The next message, still pickled (the caller may send before it unpickles)."""
     header = stream.read(HEADER)
     if len(header) < HEADER:
         raise EOFError
@@ -40,6 +46,10 @@ def receive(stream: IO[bytes]) -> Any:
     data = stream.read(size)
     if len(data) < size:
         raise EOFError(f"message cut short: {len(data)} of {size} bytes")
+    return data
+
+
+def unpickle(data: bytes) -> Any:
     return pickle.loads(data)
 
 
@@ -49,17 +59,21 @@ def main() -> None:
     sys.stdout = sys.stderr  # a stray print must not corrupt the answers
     gc.freeze()  # what the imports made lives as long as the process: never scanned
     gc.disable()
+    criteria = None
     while True:
         try:
-            rows, criteria, today = receive(requests)
+            rows, sheet, today = receive(requests)
         except EOFError:
             return
+        criteria = criteria if sheet is None else sheet
+        if criteria is None:
+            raise RuntimeError("the first request carries no sheet")
         decisions = evaluate_rows(rows, criteria, today)
         for decision in decisions:
             decision.record_json()  # encoded here, on the second core
         send(answers, decisions)
-        del rows, criteria, decisions
-        gc.collect()  # the chunk's cycles, if any, with only the next request's data alive
+        del rows, sheet, decisions
+        gc.collect()  # the piece's cycles, if any, with only the next request's data alive
 
 
 if __name__ == "__main__":

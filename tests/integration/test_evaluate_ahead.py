@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from qualification.criteria import load_criteria
-from qualification.decision import Check
-from tasks.evaluation import AheadEvaluator, evaluate_chunk
+from qualification.decision import Check, Decision
+from tasks.evaluation import Ahead, AheadEvaluator, evaluate_chunk
 from tasks.store import Claimed
 from tests.paths import DEFAULT_SHEET, ROOT
 
@@ -39,7 +39,10 @@ def test_the_worker_decides_exactly_as_in_place() -> None:
         assert ahead is not None
         from_worker = evaluate_chunk.fn(chunk, CRITERIA, ahead)
         second = evaluator.submit(chunk)  # the same worker serves the next chunk
-        assert second is not None and second.result() == from_worker
+        assert second is not None
+        second.done.result(timeout=30)  # the worker took the one piece (its sheet sent once)
+        assert second.collect(refuse) == from_worker
+        assert second.rows_by_worker == len(chunk)
     assert from_worker == evaluate_chunk.fn(chunk, CRITERIA)
     assert len(from_worker) == len(chunk)
     # Equal tuples are not enough: each check is a `Check` again, read by name.
@@ -48,17 +51,38 @@ def test_the_worker_decides_exactly_as_in_place() -> None:
     assert [c.detail for c in from_worker[0].checks] == from_worker[0].explanations
 
 
-def test_a_chunk_split_between_here_and_the_worker_decides_the_same_in_order() -> None:
+def refuse(rows: object) -> list[Decision]:
+    raise AssertionError("the worker's rows were evaluated in the flow")
+
+
+def test_a_chunk_shared_between_the_worker_and_here_decides_the_same_in_order() -> None:
     chunk = claimed_samples()
     whole = evaluate_chunk.fn(chunk, CRITERIA)
-    for split in (1, len(chunk) // 2, len(chunk) - 1):
-        with AheadEvaluator(CRITERIA, min_rows=1) as evaluator:
-            evaluator.enabled = True
-            ahead = evaluator.submit(chunk[split:])
+    with AheadEvaluator(CRITERIA, min_rows=1, piece_rows=2) as evaluator:
+        evaluator.enabled = True
+        shares = []
+        for _ in range(3):
+            ahead = evaluator.submit(chunk)
             assert ahead is not None
-            decisions = evaluate_chunk.fn(chunk, CRITERIA, ahead, split)
-        assert decisions == whole
-        assert [d.row for d in decisions] == [c.row for c in chunk]
+            decisions = evaluate_chunk.fn(chunk, CRITERIA, ahead)
+            assert decisions == whole
+            assert [d.row for d in decisions] == [c.row for c in chunk]
+            assert ahead.rows_by_worker + ahead.rows_by_flow == len(chunk)
+            shares.append(ahead.rows_by_flow)
+    # The worker starts as the first chunk is submitted: the flow takes most of that one.
+    assert shares[0] > 0
+
+
+def test_each_piece_is_taken_once_from_either_end() -> None:
+    ahead = Ahead([({}, "form", n) for n in range(7)], piece_rows=2)
+    assert [len(p) for p in ahead.pieces] == [2, 2, 2, 1]
+    assert [ahead.take_front(), ahead.take_back(), ahead.take_back(), ahead.take_front()] == [
+        0,
+        3,
+        2,
+        1,
+    ]
+    assert ahead.take_front() is None and ahead.take_back() is None
 
 
 def test_small_chunks_are_evaluated_in_place() -> None:
@@ -90,13 +114,17 @@ def test_a_dead_worker_falls_back_to_evaluating_in_place(warnings: list[str]) ->
     with AheadEvaluator(CRITERIA, min_rows=1) as evaluator:
         evaluator.enabled = True
         started = evaluator.submit(chunk[:1])  # start the worker and let it answer once
-        assert started is not None and len(started.result()) == 1
+        assert started is not None
+        started.done.result(timeout=30)
+        assert len(started.collect(refuse)) == 1
         worker = evaluator._worker
         assert worker is not None
         worker.kill()
         worker.wait()
-        ahead = evaluator.submit(chunk[3:])
-        decisions = evaluate_chunk.fn(chunk, CRITERIA, ahead, 3)
+        ahead = evaluator.submit(chunk)
+        assert ahead is not None
+        ahead.done.exception(timeout=30)  # the worker's thread finds it dead on its first piece
+        decisions = evaluate_chunk.fn(chunk, CRITERIA, ahead)
         assert decisions == evaluate_chunk.fn(chunk, CRITERIA)
         assert not evaluator.enabled  # the rest of the run evaluates in place
         assert evaluator.submit(chunk) is None

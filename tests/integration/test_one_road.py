@@ -303,6 +303,10 @@ def test_the_handoff_holds_one_line_fields_and_the_notes_keep_their_lines(
     assert handoff["discovery_notes"] == "First line: paper intake forms.\nSecond line."
 
 
+def _not_in_the_flow(rows: object) -> list[Any]:
+    raise AssertionError("the worker's rows were evaluated in the flow")
+
+
 def test_a_record_encoded_by_the_evaluation_worker_is_stored_as_the_decision_itself(
     settings_env: Path, db_url: str
 ) -> None:
@@ -322,7 +326,8 @@ def test_a_record_encoded_by_the_evaluation_worker_is_stored_as_the_decision_its
         evaluator.enabled = True
         ahead = evaluator.submit(chunk)
         assert ahead is not None
-        decisions = ahead.result()
+        ahead.done.result(timeout=30)  # every piece evaluated in the worker
+        decisions = ahead.collect(_not_in_the_flow)
     assert all(d.encoded is not None for d in decisions)  # encoded in the worker process
     apply_decisions.fn(chunk, decisions, CRITERIA, "run-1", url=db_url)
     deliver_pending_handoffs.fn(url=db_url)
