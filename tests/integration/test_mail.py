@@ -7,7 +7,7 @@ import email.policy
 import hashlib
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +25,8 @@ from adapters.mail import (
     OutboxMailer,
     OutgoingEmail,
     SmtpMailer,
+    _encoded_message,
+    _headers,
     build_message,
     mailer_from_settings,
     render_email,
@@ -273,11 +275,18 @@ def test_an_outgoing_email_refuses_a_line_break_in_the_recipient() -> None:
         OutgoingEmail("k", "a@example.com\r\nBcc: b@example.com", "Hi", "text", "<p>html</p>")
 
 
+def as_received(message: Message) -> EmailMessage:
+    """The message as a recipient's client reads it: its bytes parsed back."""
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
 def test_build_message_has_both_parts_and_a_message_id_stable_per_key() -> None:
     rendered = render("confirmation")
-    message = build_message(rendered, SENDER)
-    again = build_message(render("confirmation"), SENDER)
-    other = build_message(render("confirmation", key="lead-9c1d"), SENDER)
+    message = as_received(build_message(rendered, SENDER))
+    again = as_received(build_message(render("confirmation"), SENDER))
+    other = as_received(build_message(render("confirmation", key="lead-9c1d"), SENDER))
 
     assert message.get_content_type() == "multipart/alternative"
     assert parts_of(message) == (rendered.text, rendered.html)
@@ -287,6 +296,39 @@ def test_build_message_has_both_parts_and_a_message_id_stable_per_key() -> None:
     assert message["X-Medleads-Key"] == "lead-3f2a:confirmation"
     assert message["Message-ID"] == expected_message_id("lead-3f2a:confirmation")
     assert again["Message-ID"] == message["Message-ID"] != other["Message-ID"]
+
+
+@pytest.mark.parametrize(
+    ("to", "sender", "subject"),
+    [
+        ("maria@lakeside.example", SENDER, "Your demo"),
+        ("María Núñez <maria@lakeside.example>", SENDER, "Ihre Anfrage: Klinik Gröbenzell"),
+        ("maria@lakeside.example", "Équipe medleads <no-reply@medleads.local>", "Hi"),
+        ("maría@lakesíde.example", SENDER, "Your demo " + "and more words " * 12),
+    ],
+    ids=["ascii", "non-ascii-name-and-subject", "non-ascii-sender", "non-ascii-address"],
+)
+def test_the_fast_message_reads_as_the_encoded_one(to: str, sender: str, subject: str) -> None:
+    """ASCII addresses take the compat32 build, others EmailMessage: a recipient reads the same
+    headers and parts either way."""
+    text = "Hallo é,\r\nline two\rline three\n" + "more text\n" * 40
+    rendered = OutgoingEmail("lead-1:confirmation", to, subject, text, "<p>é</p>")
+    built = as_received(build_message(rendered, sender))
+    reference = as_received(_encoded_message(rendered, _headers(rendered, sender)))
+
+    for name in ("From", "To", "Subject", "Message-ID", "X-Medleads-Key"):
+        assert str(built[name]) == str(reference[name])
+    assert (str(built["From"]), str(built["To"]), str(built["Subject"])) == (sender, to, subject)
+    assert parts_of(built) == parts_of(reference)
+    lines = "Hallo é,\nline two\nline three\n" + "more text\n" * 40
+    assert parts_of(built) == (lines, "<p>é</p>\n")
+    fast = to.isascii() and sender.isascii()
+    assert isinstance(build_message(rendered, sender), EmailMessage) is not fast
+
+
+def test_a_line_break_in_the_sender_never_becomes_a_header() -> None:
+    with pytest.raises(ValueError, match="From"):
+        build_message(render("confirmation"), "a@example.com\r\nBcc: victim@example.com")
 
 
 # A real SMTP server (tests/smtp.py)
