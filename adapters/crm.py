@@ -67,6 +67,11 @@ class HandoffSink(Protocol):
 
     def already_delivered(self, idempotency_key: str) -> bool: ...
 
+    def sync(self) -> None:
+        """Make what `deliver` handed over durable; called before a batch's deliveries are
+        recorded (an error leaves them in flight, settled by `already_delivered`)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -78,6 +83,7 @@ class JsonlSink:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._unsynced = False
 
     def deliver(self, idempotency_key: str, payload: Mapping[str, Any]) -> None:
         record = {**payload, "idempotency_key": idempotency_key}
@@ -93,9 +99,22 @@ class JsonlSink:
                 # A crash mid-append left a line without its newline; end it so ours stays whole.
                 data = b"\n" + data
             _write_all(fd, data)
+        finally:
+            os.close(fd)
+        self._unsynced = True
+
+    def sync(self) -> None:
+        """One fsync for the lines a batch appended (one per line cost ~0.6 ms each here). Until
+        it returns, their handoffs stay `sending`: after a kill the file is asked, and a line the
+        kill kept from the disk is delivered again, once."""
+        if not self._unsynced:
+            return
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
             os.fsync(fd)
         finally:
             os.close(fd)
+        self._unsynced = False
 
     def already_delivered(self, idempotency_key: str) -> bool:
         needle = json.dumps(idempotency_key, ensure_ascii=False)
@@ -225,6 +244,9 @@ class WebhookSink:
     def already_delivered(self, idempotency_key: str) -> bool:
         # The receiver dedupes by Idempotency-Key, so sending again is the safe recovery.
         return False
+
+    def sync(self) -> None:
+        pass  # the receiver answered each POST: nothing is held here
 
     def close(self) -> None:
         self._client.close()

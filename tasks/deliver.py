@@ -38,6 +38,8 @@ from qualification.text import safe_text
 log = logging.getLogger(__name__)
 
 BATCH = 200
+# Outcomes a replay-safe receiver confirms after a crash (`already_delivered`).
+SETTLED_BY_RECEIVER = frozenset({"delivered", "sent"})
 SENDER = "medleads <no-reply@medleads.local>"
 UNSUBSCRIBE_NOTE = "Reply STOP to this email to stop hearing from us."
 
@@ -188,14 +190,16 @@ def _deliver(
     report: DeliveryReport,
     url: str | None,
     replay_safe: bool = False,
+    sync: Callable[[], None] | None = None,
 ) -> None:
     """Attempt rows one by one; each row's outcome is committed with the next row's start, so
     a kill leaves at most one row in flight (`sending`). A `replay_safe` receiver (a local file
     per key, or one that can tell a key it has) is given the whole batch between two commits:
     after a kill, its rows left `sending` are settled by asking it (or delivered again, to the
-    same file), so nothing is sent twice and a commit per item is saved."""
+    same file), so nothing is sent twice and a commit per item is saved; its `sync` makes the
+    batch durable before the outcomes are recorded."""
     if replay_safe:
-        _deliver_batch(model, rows, attempt, report, url)
+        _deliver_batch(model, rows, attempt, report, url, sync)
         return
     table: Any = model
     previous: Outcome | None = None
@@ -228,6 +232,7 @@ def _deliver_batch(
     attempt: Callable[[Any], Outcome],
     report: DeliveryReport,
     url: str | None,
+    sync: Callable[[], None] | None = None,
 ) -> None:
     table: Any = model
     with session_scope(url) as session:
@@ -243,6 +248,14 @@ def _deliver_batch(
                 outcomes.append({"id": row.id, "state": "pending", "attempts": row.attempts})
                 continue
             outcomes.append(attempt(row))
+        if sync is not None:
+            sync()
+    except BaseException:
+        if sync is not None:
+            # Not known to be durable: what was handed over stays `sending` for the recovery of
+            # the next pass, which asks the receiver (as after a kill).
+            outcomes = [o for o in outcomes if o["state"] not in SETTLED_BY_RECEIVER]
+        raise
     finally:
         # An exception mid-batch (a kill cannot get here) leaves the unattempted rows `sending`
         # for the recovery of the next pass, which asks the receiver.
@@ -347,7 +360,9 @@ def deliver_pending_handoffs(
         )
         while not report.receiver_down() and (rows := _claim(Handoff, token, BATCH, url)):
             attempt = functools.partial(_deliver_one, sink=sink, report=report)
-            _deliver(Handoff, rows, attempt, report, url, replay_safe=sink.replay_safe)
+            _deliver(
+                Handoff, rows, attempt, report, url, replay_safe=sink.replay_safe, sync=sink.sync
+            )
     finally:
         sink.close()
     if report.transient or report.parked:

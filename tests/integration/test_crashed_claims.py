@@ -4,6 +4,7 @@ reports the run finished (Crashed once its heartbeats stop), not only after thei
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 from collections import Counter
@@ -191,3 +192,36 @@ def test_a_batch_to_local_files_costs_two_commits_not_one_per_item(
         event.remove(engine, "commit", count)
     assert report.delivered == 6
     assert len(commits) <= 5  # recover, claim, sending, outcomes, the empty claim
+
+
+class _UnsyncedSink(JsonlSink):
+    """Appends, then cannot make the batch durable (a full or failing disk at fsync)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.syncs = 0
+
+    def sync(self) -> None:
+        self.syncs += 1
+        raise OSError(28, "No space left on device")
+
+
+def test_a_batch_the_file_cannot_make_durable_stays_in_flight_and_is_settled_by_the_file(
+    settings_env: Path, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSONL sink appends a batch and syncs it once; until the sync returns nothing is
+    recorded delivered. A failed sync leaves the batch `sending`; once its lease is over the
+    next pass asks the file, which holds every line: delivered, none written twice."""
+    queue_leads(db_url, 3)
+    failing = _UnsyncedSink(tmp_path / "handoffs.jsonl")
+
+    with pytest.raises(OSError, match="No space"):
+        deliver_pending_handoffs.fn(url=db_url, sink=failing)
+
+    assert failing.syncs == 1
+    assert states(db_url, Handoff) == Counter({("sending", 1): 3})
+    monkeypatch.setattr("tasks.deliver._lease", lambda: dt.timedelta(0))  # the lease is over
+    report = deliver_pending_handoffs.fn(url=db_url, sink=JsonlSink(failing.path))
+    assert (report.recovered, report.delivered) == (0, 0)  # settled by the file, not resent
+    assert states(db_url, Handoff) == Counter({("delivered", 1): 3})
+    assert len(failing.path.read_text().splitlines()) == 3
