@@ -249,11 +249,12 @@ def _deliver_batch(
                 continue
             outcomes.append(attempt(row))
         if sync is not None:
-            sync()
+            try:
+                sync()
+            except OSError as exc:
+                outcomes = _unsynced(outcomes, exc, report)
     except BaseException:
         if sync is not None:
-            # Not known to be durable: what was handed over stays `sending` for the recovery of
-            # the next pass, which asks the receiver (as after a kill).
             outcomes = [o for o in outcomes if o["state"] not in SETTLED_BY_RECEIVER]
         raise
     finally:
@@ -262,6 +263,22 @@ def _deliver_batch(
         if outcomes:
             with session_scope(url) as session:
                 session.execute(update(table), outcomes)
+
+
+def _unsynced(outcomes: list[Outcome], error: OSError, report: DeliveryReport) -> list[Outcome]:
+    """A batch the receiver could not make durable: what was handed over is not recorded; it
+    stays `sending` for the recovery of a later pass (once its lease is over, or its run has
+    ended), which asks the receiver, as after a kill. The pass goes on; nothing fails."""
+    handed = [o for o in outcomes if o["state"] in SETTLED_BY_RECEIVER]
+    log.warning(
+        "%d deliveries handed over but not made durable (%s): left in flight, to be settled "
+        "by asking the receiver after their lease",
+        len(handed),
+        error,
+    )
+    report.delivered -= len(handed)
+    report.transient += len(handed)
+    return [o for o in outcomes if o["state"] not in SETTLED_BY_RECEIVER]
 
 
 def _email_consented(lead_ids: set[str], url: str | None) -> set[str]:
