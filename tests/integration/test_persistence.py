@@ -8,6 +8,8 @@ import threading
 from collections import Counter
 from typing import Any
 
+import pytest
+from sqlalchemy import text
 from sqlmodel import col, func, select
 
 from adapters.submissions import store_submissions
@@ -254,3 +256,31 @@ def test_new_leads_written_in_bulk_carry_every_lead_column(db_url: str) -> None:
         record = session.exec(select(DecisionRecord)).one()
         assert lead.last_decision_id == record.id and lead.criteria_version == CRITERIA.version
         assert lead.updated_at == lead.created_at and lead.first_touch_at is None
+
+
+def test_a_chunk_commits_without_waiting_for_the_log_flush_and_no_other_transaction_does(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a chunk's transaction is committed with synchronous_commit off (nothing of
+    it leaves the database before a later, normal commit flushes the log up to it); the setting
+    ends with that transaction, so storing submissions and claiming deliveries still wait for
+    the disk."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite runs every transaction with synchronous=NORMAL")
+    import tasks.apply
+
+    seen: list[str] = []
+    original = tasks.apply.bulk_update
+
+    def noting(session: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(session.execute(text("SHOW synchronous_commit")).scalar_one())
+        return original(session, *args, **kwargs)
+
+    monkeypatch.setattr(tasks.apply, "bulk_update", noting)
+    store(db_url, form(submission_id="flush-1"), form(submission_id="flush-2"))
+    assert len(process(db_url).lead_ids) == 2
+    assert seen == ["off"]
+    for _ in range(3):  # whichever pooled connection comes next
+        with session_scope(db_url) as session:
+            assert session.execute(text("SHOW synchronous_commit")).scalar_one() == "on"
+    assert count(db_url, RawSubmission, col(RawSubmission.state) == "done") == 2
