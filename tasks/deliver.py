@@ -255,7 +255,7 @@ def _deliver_batch(
                 outcomes = _unsynced(outcomes, exc, report)
     except BaseException:
         if sync is not None:
-            outcomes = [o for o in outcomes if o["state"] not in SETTLED_BY_RECEIVER]
+            outcomes = _not_handed_over(outcomes)
         raise
     finally:
         # An exception mid-batch (a kill cannot get here) leaves the unattempted rows `sending`
@@ -278,6 +278,12 @@ def _unsynced(outcomes: list[Outcome], error: OSError, report: DeliveryReport) -
     )
     report.delivered -= len(handed)
     report.transient += len(handed)
+    return _not_handed_over(outcomes)
+
+
+def _not_handed_over(outcomes: list[Outcome]) -> list[Outcome]:
+    """The outcomes to record when the receiver may not have kept what it was handed: those
+    rows stay `sending` for the recovery, which asks it."""
     return [o for o in outcomes if o["state"] not in SETTLED_BY_RECEIVER]
 
 

@@ -25,6 +25,7 @@ from qualification.submission import submission_from_mapping
 from tasks.apply import apply_decisions
 from tasks.deliver import deliver_pending_handoffs, send_pending_emails
 from tasks.store import Claimed, claim_pending, ingest_file
+from tests.integration.test_evaluate_ahead import refuse
 from tests.paths import DEFAULT_SHEET
 
 CRITERIA = load_criteria(DEFAULT_SHEET)
@@ -303,10 +304,6 @@ def test_the_handoff_holds_one_line_fields_and_the_notes_keep_their_lines(
     assert handoff["discovery_notes"] == "First line: paper intake forms.\nSecond line."
 
 
-def _not_in_the_flow(rows: object) -> list[Any]:
-    raise AssertionError("the worker's rows were evaluated in the flow")
-
-
 def test_a_record_encoded_by_the_evaluation_worker_is_stored_as_the_decision_itself(
     settings_env: Path, db_url: str
 ) -> None:
@@ -327,7 +324,7 @@ def test_a_record_encoded_by_the_evaluation_worker_is_stored_as_the_decision_its
         ahead = evaluator.submit(chunk)
         assert ahead is not None
         ahead.done.result(timeout=30)  # every piece evaluated in the worker
-        decisions = ahead.collect(_not_in_the_flow)
+        decisions = ahead.collect(refuse)
     assert all(d.encoded is not None for d in decisions)  # encoded in the worker process
     apply_decisions.fn(chunk, decisions, CRITERIA, "run-1", url=db_url)
     deliver_pending_handoffs.fn(url=db_url)
