@@ -57,7 +57,7 @@ class Sizes:
     @classmethod
     def of(cls, quick: bool) -> Sizes:
         if quick:
-            return cls(300, 2_000, 30, 900, None, 200)
+            return cls(200, 2_000, 30, 900, None, 200)
         return cls(3_000, 50_000, 50, 1_800, 30, 1_000)
 
 
@@ -589,7 +589,7 @@ def main() -> None:
     from .run import RESULTS, load_average, markdown
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="300 posts and 2,000 rows")
+    parser.add_argument("--quick", action="store_true", help="200 posts and 2,000 rows")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -1,5 +1,5 @@
 """`medleads cluster up` on this machine: every part healthy with the status contract, then the
-failover drill of issue 14 (benchmarks/cluster_drill.py, at its quick size: 300 signed posts
+failover drill of issue 14 (benchmarks/cluster_drill.py, at its quick size: 200 signed posts
 through the load balancer and a 2,000-row outbound list at once, kill -9 of an API replica mid-burst
 and of the worker running the list mid-chunk): everything decided once with no run started by
 hand, every email and handoff delivered once, every borderline lead suspended and resumed through
