@@ -17,7 +17,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlmodel import Session, SQLModel, col, or_, select
 
-from models.bulk import among, bulk_insert, bulk_update
+from models.bulk import among, bulk_insert, bulk_update, is_postgres
 from models.db import session_scope
 from models.settings import get_settings
 from models.tables import (
@@ -346,7 +346,7 @@ class _Chunk:
     def _owner_states(self) -> dict[str, OwnerState]:
         owners = sorted(self.criteria.sheet.routing.owners, key=lambda o: o.id)
         query = select(OwnerState).where(col(OwnerState.id).in_([o.id for o in owners]))
-        if self.session.get_bind().dialect.name == "postgresql":
+        if is_postgres(self.session):
             # Serialize round robin across concurrent runs: every owner's row exists (a run that
             # inserts one waits for another inserting it), then all are locked in one order, so
             # two runs never hold each other's rows (a deadlock) nor insert the same one twice.
@@ -1036,7 +1036,8 @@ def _apply_transaction(
 ) -> ApplyResult:
     result = ApplyResult()
     with session_scope(url) as session:
-        if session.get_bind().dialect.name == "postgresql":
+        postgres = is_postgres(session)
+        if postgres:
             # The chunk commits without waiting for its log to reach the disk (~0.5 s a chunk
             # of 5,000 here). Safe: nothing of it leaves the database before a later transaction
             # commits normally, which flushes the log up to itself, this chunk included (the
@@ -1051,7 +1052,7 @@ def _apply_transaction(
             col(RawSubmission.state) == "claimed",
             col(RawSubmission.claimed_by) == claimer,
         )
-        if session.get_bind().dialect.name == "postgresql":
+        if postgres:
             query = query.with_for_update()
         held = set(session.execute(query).scalars())
         pairs = [(c, d) for c, d in pairs if c.id in held]

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlmodel import col, func, select
 
 from adapters.submissions import store_submissions
+from models.bulk import bulk_update
 from models.db import session_scope
 from models.tables import (
     Assignment,
@@ -267,16 +268,13 @@ def test_a_chunk_commits_without_waiting_for_the_log_flush_and_no_other_transact
     the disk."""
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite runs every transaction with synchronous=NORMAL")
-    import tasks.apply
-
     seen: list[str] = []
-    original = tasks.apply.bulk_update
 
     def noting(session: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append(session.execute(text("SHOW synchronous_commit")).scalar_one())
-        return original(session, *args, **kwargs)
+        return bulk_update(session, *args, **kwargs)
 
-    monkeypatch.setattr(tasks.apply, "bulk_update", noting)
+    monkeypatch.setattr("tasks.apply.bulk_update", noting)
     store(db_url, form(submission_id="flush-1"), form(submission_id="flush-2"))
     assert len(process(db_url).lead_ids) == 2
     assert seen == ["off"]
